@@ -1,0 +1,48 @@
+# StarGAN course: `make setup` once, then `make test`, `make lab`, `make labs`, `make ablation`.
+# Every target runs inside .venv; `make test` (and the others) run `make setup` first when needed.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.setup-done
+KERNEL := stargan-course
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+.PHONY: setup test test-unit test-notebooks lab labs notebooks ablation clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make setup PYTHON=/path/to/python3.11'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (stargan-course)"
+	$(BIN)/stargan weights
+	touch $(STAMP)
+
+test: setup test-unit test-notebooks
+
+test-unit: setup
+	$(BIN)/python -m pytest tests -q
+
+# The notebooks and the solutions run at the smoke preset under strict nbval.
+test-notebooks: setup
+	STARGAN_PRESET=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
+		$(BIN)/python -m pytest $(NBVAL_FLAGS) notebooks solutions -q
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=.
+
+labs: setup
+	$(BIN)/python -m stargan_lib.nbtools labs
+
+# Re-execute every notebook and solution at the smoke preset and store its deterministic outputs.
+notebooks: setup
+	$(BIN)/python -m stargan_lib.nbtools refresh notebooks/*.ipynb solutions/*.ipynb
+
+ablation: setup
+	$(BIN)/stargan ablation --preset course
+
+clean-venv:
+	rm -rf $(VENV)

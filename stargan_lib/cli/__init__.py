@@ -1,0 +1,42 @@
+"""The `stargan` command (also `python -m stargan_lib`): everything a notebook does, from a shell.
+
+Each sub-command group lives in its own module of this package and exposes
+`register(subparsers)`; the module list below is the whole CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from stargan_lib import __version__
+from stargan_lib.errors import StarganError
+
+# One module per sub-command group, in the order `stargan --help` lists them.
+COMMAND_MODULES = [
+    "stargan_lib.cli.data_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stargan",
+        description="StarGAN course: data, training, sampling and evaluation from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except StarganError as exc:
+        print(f"stargan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return int(result or 0)

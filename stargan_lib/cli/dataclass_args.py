@@ -1,0 +1,64 @@
+"""Build argparse options from a config dataclass, so the CLI and the configs never drift apart.
+
+Each field becomes `--field-name`, typed from its default, with the field's `metadata["help"]`
+as help text and `metadata["choices"]` (if any) as allowed values. Only fields given on the
+command line override the config; the rest keep the preset's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from stargan_lib.errors import ConfigError
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str, ...] = ()) -> None:
+    """Add one option per field of dataclass `cls` (defaults stay `None` = "not given")."""
+    group = parser.add_argument_group(f"{cls.__name__} options (default: the preset's value)")
+    for f in dataclasses.fields(cls):
+        if f.name in exclude or not f.init:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        kind = type(default)
+        if kind is bool:
+            conv = _parse_bool
+        elif kind in (int, float, str):
+            conv = kind
+        else:
+            continue  # tuples / nested values are set through presets, not flags
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=conv, default=None,
+            choices=f.metadata.get("choices"), metavar=f.name.upper() if kind is not bool else "BOOL",
+            help=f"{f.metadata.get('help', '')} [paper default: {default}]",
+        )
+
+
+def dataclass_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields the user actually gave on the command line."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f"cfg_{f.name}", None)
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+def replace_checked(cfg: Any, overrides: dict[str, Any]) -> Any:
+    """`dataclasses.replace` with an error that lists the valid field names."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"{type(cfg).__name__} has no field(s) {unknown}; valid fields: {sorted(names)}")
+    return dataclasses.replace(cfg, **overrides)

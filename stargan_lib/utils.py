@@ -1,0 +1,138 @@
+"""The small shared vocabulary every module uses: devices, seeds, cache folders, safe file writes.
+
+Introduced in `notebooks/00_setup_and_data.ipynb`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stargan_lib.errors import CheckpointError, ConfigError
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Turn "auto" / "cpu" / "cuda" / "cuda:1" into a torch.device.
+
+    "auto" (or None) picks CUDA when present, else the CPU. Asking for CUDA on a machine without it
+    is an error, not a silent fall-back.
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {str(device)!r} was asked for but CUDA is not available here; "
+                          "use --device cpu (or auto)")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator's state, for a checkpoint that resumes exactly."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` saved."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def cache_root() -> Path:
+    """Where generated data, oracle weights, metric weights and FID statistics are cached.
+
+    `$STARGAN_CACHE` when set, else `~/.cache/stargan-course`.
+    """
+    root = os.environ.get("STARGAN_CACHE") or Path.home() / ".cache" / "stargan-course"
+    root = Path(root).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cache_dir(*parts: str) -> Path:
+    """A sub-folder of the cache, created on demand."""
+    path = cache_root().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def params_key(params: dict[str, Any], length: int = 16) -> str:
+    """A short stable hash of a JSON-able dict: the cache key of whatever those parameters make."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file so that a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """`torch.save` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """`torch.load(..., weights_only=True)` with errors that name the file.
+
+    Only tensors, numbers, strings and plain containers are unpickled, so a downloaded checkpoint
+    cannot run code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path (or train first)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated / foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}. The file may be truncated or "
+                              "not a PyTorch checkpoint; re-download or re-create it") from exc
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    """Number of trainable and frozen parameters of a module (buffers excluded)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def repo_root() -> Path:
+    """The course checkout that holds this package (used for notebooks/ and results/ defaults)."""
+    return Path(__file__).resolve().parent.parent
