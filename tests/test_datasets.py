@@ -1,0 +1,278 @@
+"""Torch datasets, StarGAN v2 reference pairs, the endless loader and the mask-vector joint loader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stargan_lib.data.base import CELEBA_ATTRS, RAFD_EXPRESSIONS, ImageSet
+from stargan_lib.data.datasets import (ImageSetDataset, InfiniteLoader, JointLoader, ReferencePairDataset,
+                                       balanced_weights, check_num_domains, make_unified_label, open_dataset,
+                                       split_unified_label, to_imageset)
+from stargan_lib.errors import DataError
+
+
+def binary_set(n=12, size=8, seed=0, names=CELEBA_ATTRS) -> ImageSet:
+    rng = np.random.default_rng(seed)
+    return ImageSet("faces", "train", rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+                    rng.integers(0, 2, (n, len(names))).astype(np.float32), list(names), "binary")
+
+
+def domain_set(counts=(4, 3, 5), size=8, seed=0, names=None, name="animals") -> ImageSet:
+    rng = np.random.default_rng(seed)
+    names = names or [f"d{k}" for k in range(len(counts))]
+    labels = np.concatenate([np.full(c, k) for k, c in enumerate(counts)]).astype(np.int64)
+    rng.shuffle(labels)
+    n = len(labels)
+    return ImageSet(name, "train", rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), labels,
+                    list(names), "domain")
+
+
+# ---------------------------------------------------------------------------------------------
+# item interfaces
+# ---------------------------------------------------------------------------------------------
+
+def test_binary_items_are_float_multi_hot_and_images_in_range():
+    s = binary_set()
+    x, c = ImageSetDataset(s)[3]
+    assert x.shape == (3, 8, 8) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    assert c.dtype == torch.float32 and torch.equal(c, torch.from_numpy(s.labels[3]))
+    # pixel mapping: 0 -> -1, 255 -> +1
+    expected = torch.from_numpy(s.images[3]).permute(2, 0, 1).float() / 127.5 - 1
+    assert torch.allclose(x, expected)
+
+
+def test_domain_items_are_int64():
+    s = domain_set()
+    x, y = ImageSetDataset(s)[5]
+    assert y.dtype == torch.int64 and int(y) == int(s.labels[5])
+
+
+def test_flip_mirrors_width_only():
+    s = binary_set(n=1)
+    ds = ImageSetDataset(s, flip=True)
+    seen = set()
+    torch.manual_seed(0)
+    for _ in range(30):
+        x, _ = ds[0]
+        plain = ImageSetDataset(s)[0][0]
+        if torch.equal(x, plain):
+            seen.add("plain")
+        elif torch.equal(x, plain.flip(-1)):
+            seen.add("flipped")
+        else:
+            pytest.fail("flip changed the image in a way other than a horizontal mirror")
+    assert seen == {"plain", "flipped"}
+
+
+def test_bad_imageset_is_refused():
+    s = binary_set()
+    s.images = s.images.astype(np.float32)
+    with pytest.raises(DataError, match="uint8"):
+        ImageSetDataset(s)
+
+
+def test_to_imageset_round_trip():
+    s = domain_set()
+    back = to_imageset(ImageSetDataset(s))
+    assert np.array_equal(back.images, s.images) and np.array_equal(back.labels, s.labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# StarGAN v2: reference pairs and the endless loader
+# ---------------------------------------------------------------------------------------------
+
+def test_reference_pairs_are_same_domain_and_distinct_every_epoch():
+    s = domain_set(counts=(2, 3, 6))
+    base = ImageSetDataset(s)
+    refs = ReferencePairDataset(base, seed=3)
+    partners_by_epoch = []
+    for epoch in range(4):
+        refs.set_epoch(epoch)
+        for i in range(len(refs)):
+            x1, x2, y = refs[i]
+            j = int(refs.partner[i])
+            assert j != i, "a reference was paired with itself"
+            assert s.labels[j] == s.labels[i] == int(y), "the two references come from different domains"
+            assert torch.equal(x1, base[i][0]) and torch.equal(x2, base[j][0])
+        # every image is used exactly once as the second reference of its epoch
+        assert sorted(refs.partner.tolist()) == list(range(len(refs)))
+        partners_by_epoch.append(refs.partner.copy())
+    assert any(not np.array_equal(partners_by_epoch[0], p) for p in partners_by_epoch[1:]), "pairs never re-drawn"
+    # seeded: the same seed gives the same pairs
+    again = ReferencePairDataset(base, seed=3)
+    again.set_epoch(2)
+    assert np.array_equal(again.partner, partners_by_epoch[2])
+
+
+def test_reference_pairs_need_two_images_per_domain():
+    with pytest.raises(DataError, match=r"domain 'b'.*1 image"):
+        ReferencePairDataset(ImageSetDataset(domain_set(counts=(3, 1), names=["a", "b"])))
+
+
+def test_reference_pairs_refuse_binary_labels():
+    with pytest.raises(DataError, match="domain labels"):
+        ReferencePairDataset(ImageSetDataset(binary_set()))
+
+
+def test_infinite_loader_crosses_epochs_and_is_seeded():
+    s = domain_set(counts=(4, 3, 3))
+    ds = ImageSetDataset(s)
+    loader = InfiniteLoader(ds, batch_size=4, seed=1)
+    assert len(loader) == 2  # drop_last: 10 // 4
+    batches = [next(loader) for _ in range(7)]  # 3.5 epochs
+    assert loader.epoch == 3 and loader.step_in_epoch == 1
+    assert all(b[0].shape == (4, 3, 8, 8) for b in batches)
+    # epochs differ in order, and the same seed replays them
+    e0, e1 = loader.epoch_batches(0), loader.epoch_batches(1)
+    assert e0 != e1
+    replay = InfiniteLoader(ds, batch_size=4, seed=1)
+    for b in batches:
+        assert torch.equal(next(replay)[0], b[0])
+    other = InfiniteLoader(ds, batch_size=4, seed=2)
+    assert other.epoch_batches(0) != e0
+
+
+def test_infinite_loader_resumes_from_state():
+    ds = ImageSetDataset(domain_set(counts=(5, 5)))
+    a = InfiniteLoader(ds, batch_size=3, seed=0)
+    for _ in range(4):
+        next(a)
+    state = a.state_dict()
+    expected = [next(a)[1] for _ in range(5)]
+    b = InfiniteLoader(ds, batch_size=3, seed=0)
+    b.load_state_dict(state)
+    got = [next(b)[1] for _ in range(5)]
+    assert all(torch.equal(e, g) for e, g in zip(expected, got))
+    with pytest.raises(DataError, match="seed"):
+        InfiniteLoader(ds, batch_size=3, seed=9).load_state_dict(state)
+
+
+def test_infinite_loader_reference_pairs_are_redrawn_per_epoch():
+    refs = ReferencePairDataset(ImageSetDataset(domain_set(counts=(3, 3))), seed=0)
+    loader = InfiniteLoader(refs, batch_size=2, seed=0)
+    x1, x2, y = next(loader)
+    assert x1.shape == x2.shape == (2, 3, 8, 8) and y.dtype == torch.int64
+    for _ in range(len(loader)):
+        next(loader)
+    assert loader.epoch == 1
+    fresh = ReferencePairDataset(ImageSetDataset(domain_set(counts=(3, 3))), seed=0)
+    fresh.set_epoch(1)
+    assert np.array_equal(refs.partner, fresh.partner)
+
+
+def test_balanced_sampling_evens_out_domains():
+    s = domain_set(counts=(40, 4, 4))
+    w = balanced_weights(s.labels)
+    assert np.allclose([w[s.labels == k].sum() for k in range(3)], 1.0)
+    loader = InfiniteLoader(ImageSetDataset(s), batch_size=8, seed=0, balanced=True)
+    drawn = np.concatenate([np.asarray(b) for e in range(10) for b in loader.epoch_batches(e)])
+    share = np.bincount(s.labels[drawn], minlength=3) / len(drawn)
+    assert np.all(np.abs(share - 1 / 3) < 0.08), share   # unbalanced would give 0.83 / 0.08 / 0.08
+
+
+def test_loader_smaller_than_a_batch_is_a_clear_error():
+    with pytest.raises(DataError, match="fewer than one batch of 16"):
+        InfiniteLoader(ImageSetDataset(domain_set(counts=(2, 2))), batch_size=16)
+
+
+# ---------------------------------------------------------------------------------------------
+# StarGAN v1 mask vector (Sec. 3.2, Eq. 7)
+# ---------------------------------------------------------------------------------------------
+
+def test_unified_label_layout_for_celeba():
+    c = torch.tensor([[1.0, 0, 0, 1, 1], [0, 1, 0, 0, 0]])
+    u = make_unified_label(c, 0)
+    assert u.shape == (2, 15)
+    assert torch.equal(u[:, :5], c)
+    assert torch.equal(u[:, 5:13], torch.zeros(2, 8))          # RaFD label unknown -> zeros
+    assert torch.equal(u[:, 13:], torch.tensor([[1.0, 0], [1.0, 0]]))  # mask [1, 0]
+
+
+def test_unified_label_layout_for_rafd_from_indices_and_one_hot():
+    y = torch.tensor([4, 0, 7])
+    u = make_unified_label(y, 1)
+    assert torch.equal(u[:, :5], torch.zeros(3, 5))
+    assert torch.equal(u[:, 5:13], torch.nn.functional.one_hot(y, 8).float())
+    assert torch.equal(u[:, 13:], torch.tensor([[0.0, 1]] * 3))
+    assert torch.equal(make_unified_label(torch.nn.functional.one_hot(y, 8).float(), 1), u)
+    parts, m = split_unified_label(u)
+    assert torch.equal(parts[1].argmax(1), y) and torch.equal(m[:, 1], torch.ones(3))
+
+
+def test_unified_label_general_dims_and_errors():
+    u = make_unified_label(torch.tensor([1, 2]), 2, dims=(2, 3, 4))
+    assert u.shape == (2, 2 + 3 + 4 + 3)
+    assert u[:, -3:].tolist() == [[0, 0, 1], [0, 0, 1]]
+    with pytest.raises(DataError, match="dataset_index=2"):
+        make_unified_label(torch.zeros(2, 5), 2)
+    with pytest.raises(DataError, match=r"\(B, 5\)"):
+        make_unified_label(torch.zeros(2, 4), 0)
+    with pytest.raises(DataError, match="out of range"):
+        make_unified_label(torch.tensor([8]), 1)
+
+
+def test_joint_loader_alternates_and_labels_follow_eq7():
+    celeba = ImageSetDataset(binary_set(n=10))
+    rafd = ImageSetDataset(domain_set(counts=(2,) * 8, names=RAFD_EXPRESSIONS, name="expressions"))
+    joint = JointLoader([celeba, rafd], batch_size=4, seed=0)
+    assert joint.label_dim == 15
+    seen = []
+    for _ in range(6):
+        x, c_tilde, i = next(joint)
+        seen.append(i)
+        assert x.shape == (4, 3, 8, 8) and c_tilde.shape == (4, 15)
+        (c1, c2), m = split_unified_label(c_tilde)
+        assert torch.equal(m, torch.eye(2)[[i] * 4])
+        if i == 0:
+            assert torch.equal(c2, torch.zeros(4, 8))
+            assert set(c1.unique().tolist()) <= {0.0, 1.0}
+        else:
+            assert torch.equal(c1, torch.zeros(4, 5))
+            assert torch.equal(c2.sum(1), torch.ones(4))   # one-hot expression
+    assert seen == [0, 1, 0, 1, 0, 1]
+
+
+def test_joint_loader_resumes_and_checks_sizes():
+    celeba = ImageSetDataset(binary_set(n=10))
+    rafd = ImageSetDataset(domain_set(counts=(2,) * 8, names=RAFD_EXPRESSIONS))
+    a = JointLoader([celeba, rafd], batch_size=2, seed=5)
+    for _ in range(3):
+        next(a)
+    b = JointLoader([celeba, rafd], batch_size=2, seed=5)
+    b.load_state_dict(a.state_dict())
+    xa, ca, ia = next(a)
+    xb, cb, ib = next(b)
+    assert ia == ib == 1 and torch.equal(xa, xb) and torch.equal(ca, cb)
+    big = ImageSetDataset(domain_set(counts=(2,) * 8, size=16, names=RAFD_EXPRESSIONS))
+    mixed = JointLoader([celeba, big], batch_size=2)
+    next(mixed)
+    with pytest.raises(DataError, match="same image_size"):
+        next(mixed)
+
+
+# ---------------------------------------------------------------------------------------------
+# domain count check and the one entry point
+# ---------------------------------------------------------------------------------------------
+
+def test_check_num_domains_names_both_numbers():
+    ds = ImageSetDataset(domain_set(counts=(2, 2), names=["female", "male"]))
+    check_num_domains(ds, 2, "StarGAN v2")
+    with pytest.raises(DataError) as err:
+        check_num_domains(ds, 3, "StarGAN v2 (num_domains=3)")
+    msg = str(err.value)
+    assert "expects 3 domains" in msg and "has 2" in msg and "female, male" in msg and "--num-domains 2" in msg
+
+
+def test_open_dataset_synthetic(tmp_path, monkeypatch):
+    monkeypatch.setenv("STARGAN_CACHE", str(tmp_path))
+    ds = open_dataset("expressions", split="test", n=16, image_size=16, preset="smoke")
+    x, y = ds[0]
+    assert x.shape == (3, 16, 16) and y.dtype == torch.int64
+    assert ds.label_names == RAFD_EXPRESSIONS
+    with pytest.raises(DataError, match="--data-dir"):
+        open_dataset("afhq")
+    with pytest.raises(DataError, match="unknown dataset"):
+        open_dataset("mnist")
