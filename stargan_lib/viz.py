@@ -1,0 +1,189 @@
+"""Pictures for every notebook: image grids, labelled grids, loss curves, PNG files.
+
+Introduced in `notebooks/00_setup_and_data.ipynb`. Images come in either form the course uses:
+float tensors/arrays (B, 3, H, W) in [-1, 1] (what the networks see) or uint8 arrays
+(B, H, W, 3) (what `ImageSet.images` holds; (B, 3, H, W) uint8 works too).
+
+The course's images are tiny (16-64 px), so grids are shown with nearest-neighbour interpolation
+(no blur), without axes, and at a size where one image is about an inch wide.
+
+In a notebook, end a line that calls `show_grid` / `plot_losses` with ``;`` (or assign the figure):
+the inline backend already shows the figure, and a returned figure would show a second time.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from stargan_lib.errors import DataError
+from stargan_lib.utils import atomic_write_bytes
+
+
+def _to_uint8_batch(x) -> np.ndarray:
+    """Any supported image batch -> (B, H, W, 3) uint8."""
+    if torch.is_tensor(x):
+        x = x.detach().cpu()
+        x = x.numpy() if x.dtype == torch.uint8 else x.float().numpy()
+    x = np.asarray(x)
+    if x.ndim == 3:                        # a single image
+        x = x[None]
+    if x.ndim != 4:
+        raise DataError(f"expected images shaped (B, 3, H, W) or (B, H, W, 3), got shape {x.shape}")
+    if x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
+        x = x.transpose(0, 2, 3, 1)            # channels first -> last
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    if x.shape[-1] != 3:
+        raise DataError(f"expected 1 or 3 colour channels, got shape {x.shape}")
+    if x.dtype == np.uint8:
+        return np.ascontiguousarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"images must be uint8 or float in [-1, 1], got dtype {x.dtype}")
+    if x.size and (np.nanmin(x) < -1.5 or np.nanmax(x) > 1.5):
+        raise DataError(f"float images must be in [-1, 1], got values in [{np.nanmin(x):.2f}, {np.nanmax(x):.2f}]; "
+                        "rescale them (x * 2 - 1 for [0, 1]) or pass uint8 pixels")
+    return np.clip((x + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def image_grid(x, nrow: int = 8, padding: int = 1, pad_value: int = 255) -> np.ndarray:
+    """Tile a batch of images into one (H, W, 3) uint8 picture, `nrow` images per row.
+
+    x: (B, 3, H, W) float in [-1, 1] (tensor or array), or uint8 (B, H, W, 3) / (B, 3, H, W).
+    Images are separated by `padding` pixels of `pad_value`; a short last row is padded blank.
+    """
+    imgs = _to_uint8_batch(x)
+    b, h, w, _ = imgs.shape
+    if b == 0:
+        raise DataError("image_grid got an empty batch; pass at least one image")
+    if nrow < 1:
+        raise DataError(f"nrow={nrow} must be at least 1")
+    ncol = min(nrow, b)
+    nrows = math.ceil(b / ncol)
+    grid = np.full((nrows * (h + padding) + padding, ncol * (w + padding) + padding, 3), pad_value, np.uint8)
+    for i in range(b):
+        r, c = divmod(i, ncol)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        grid[top:top + h, left:left + w] = imgs[i]
+    return grid
+
+
+def show_grid(x, nrow: int = 8, title: str | None = None, row_labels: Sequence[str] | None = None,
+              col_labels: Sequence[str] | None = None, inch_per_image: float = 0.9):
+    """Show a grid of images with matplotlib and return the figure.
+
+    row_labels / col_labels name the rows (e.g. source images) and columns (e.g. target domains).
+    """
+    import matplotlib.pyplot as plt
+
+    imgs = _to_uint8_batch(x)
+    grid = image_grid(imgs, nrow)
+    ncol = min(nrow, len(imgs))
+    nrows = math.ceil(len(imgs) / ncol)
+    for labels, count, what in ((row_labels, nrows, "rows"), (col_labels, ncol, "columns")):
+        if labels is not None and len(labels) != count:
+            raise DataError(f"got {len(labels)} labels for {count} {what} of the grid; give one per {what[:-1]}")
+    extra_w = 1.2 if row_labels is not None else 0.0
+    extra_h = (0.4 if col_labels is not None else 0.0) + (0.4 if title else 0.0)
+    fig, ax = plt.subplots(figsize=(ncol * inch_per_image + extra_w, nrows * inch_per_image + extra_h))
+    ax.imshow(grid, interpolation="nearest")
+    h, w = imgs.shape[1:3]
+    ax.set_xticks([1 + c * (w + 1) + w / 2 for c in range(ncol)] if col_labels is not None else [])
+    ax.set_yticks([1 + r * (h + 1) + h / 2 for r in range(nrows)] if row_labels is not None else [])
+    if col_labels is not None:
+        ax.set_xticklabels(col_labels, fontsize=8)
+        ax.xaxis.tick_top()
+    if row_labels is not None:
+        ax.set_yticklabels(row_labels, fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_examples(imageset, per_label: int = 8, title: str | None = None, seed: int = 0):
+    """One row per domain (or per attribute, for binary labels) of examples from an `ImageSet`.
+
+    Binary sets show, in each row, images that have that attribute. A notebook-00 tour helper.
+    """
+    rng = np.random.default_rng(seed)
+    rows, names = [], []
+    for k, name in enumerate(imageset.label_names):
+        mask = imageset.labels[:, k] > 0.5 if imageset.label_kind == "binary" else imageset.labels == k
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            continue
+        pick = rng.choice(idx, size=min(per_label, len(idx)), replace=False)
+        block = imageset.images[pick]
+        if len(block) < per_label:  # keep the grid rectangular
+            block = np.concatenate([block, np.full((per_label - len(block),) + block.shape[1:], 255, np.uint8)])
+        rows.append(block)
+        names.append(name)
+    if not rows:
+        raise DataError(f"image set {imageset.name!r} has no labelled images to show")
+    return show_grid(np.concatenate(rows), nrow=per_label, title=title, row_labels=names)
+
+
+def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average with bias correction (the first points are not pulled to 0)."""
+    out = np.empty(len(values))
+    avg = 0.0
+    for i, v in enumerate(values):
+        avg = weight * avg + (1 - weight) * float(v)
+        out[i] = avg / (1 - weight ** (i + 1))
+    return out
+
+
+def plot_losses(history: dict[str, list[float]], smoothing: float = 0.9, keys: Sequence[str] | None = None,
+                ncols: int = 3, title: str | None = None, steps: Sequence[float] | None = None, logy: bool = False):
+    """Plot training curves, one small panel per loss term: raw values faint, smoothed bold.
+
+    history: {term: [value per logged step]} as the trainers record it; `keys` picks and orders
+    the terms; `steps` gives the x values (default 0, 1, 2, ...).
+    """
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in (keys or history) if len(history.get(k, []))]
+    if not keys:
+        raise DataError(f"nothing to plot: the history has no values (keys: {sorted(history)})")
+    ncols = max(1, min(ncols, len(keys)))
+    nrows = math.ceil(len(keys) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        y = np.asarray(history[key], dtype=float)
+        x = np.arange(len(y)) if steps is None else np.asarray(steps, dtype=float)[:len(y)]
+        ax.plot(x, y, alpha=0.3, linewidth=0.8)
+        ax.plot(x, smooth(y, smoothing), linewidth=1.6, color="C0")
+        ax.set_title(key, fontsize=9)
+        ax.tick_params(labelsize=7)
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def save_grid(x, path: str | Path, nrow: int = 8, scale: int = 1) -> Path:
+    """Write an image grid as a PNG (atomically); `scale` enlarges it by pixel repetition."""
+    from PIL import Image
+
+    grid = image_grid(x, nrow)
+    if scale > 1:
+        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="PNG")
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
