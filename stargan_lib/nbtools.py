@@ -93,6 +93,7 @@ def refresh(path: Path, preset: str = "smoke", timeout: int = 600) -> None:
         if cell.cell_type != "code":
             continue
         cell.execution_count = i
+        cell.metadata.pop("execution", None)  # timestamps
         if IGNORE_MARK in cell.source:
             cell.outputs = []
         for out in cell.outputs:
