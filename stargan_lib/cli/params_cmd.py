@@ -1,0 +1,117 @@
+"""`stargan params MODEL`: parameter counts per network, as a JSON object.
+
+Introduced in `notebooks/01_cyclegan_baseline.ipynb` (why k domains need k(k-1) CycleGAN generators)
+and `notebooks/02_stargan_v1.ipynb` (the parameter column of the v1 paper's Table 3).
+
+  stargan params stargan_v1 --preset paper                       # {"G": 8430528, "D": 44762048, ...}
+  stargan params stargan_v1 --preset paper --n-labels 8          # RaFD: 8 expressions
+  stargan params stargan_v1 --preset paper --datasets faces,expressions   # joint, mask vector
+  stargan params cyclegan --preset paper --n-domains 7           # all pairwise CycleGANs for 7 domains
+
+Every config field is also a flag (`--g-conv-dim 32`, ...). Adding a model is one entry in
+`COUNTERS`: `ParamsEntry(config_class, make_config, count)` of "module:attribute" paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stargan_lib.cli.train_cmd import add_tuple_args, config_from_args, resolve
+from stargan_lib.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ParamsEntry:
+    """config_class "module:Class"; make_config "module:function" (preset, overrides) -> config;
+    count "module:function" (config, args) -> {network: parameters}; add_args: extra options."""
+
+    config_class: str
+    make_config: str
+    count: str
+    add_args: str | None = None
+    help: str = ""
+
+
+def cyclegan_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
+    """One generator and one discriminator; `total` = every network of the k(k-1)/2 pairwise CycleGANs
+    that k domains need (k(k-1) generators and as many discriminators)."""
+    from stargan_lib.models.cyclegan import param_counts
+
+    k = args.n_domains
+    if k < 2:
+        raise ConfigError(f"--n-domains {k}: translation needs at least 2 domains")
+    counts = param_counts(cfg)
+    return {"G": counts["G"], "D": counts["D"], "n_domains": k, "n_generators": k * (k - 1),
+            "total": k * (k - 1) * (counts["G"] + counts["D"])}
+
+
+def cyclegan_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-domains", type=int, default=2,
+                        help="number of domains k: count the k(k-1)/2 CycleGANs they need (default 2)")
+
+
+def stargan_v1_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
+    """G and D of one StarGAN v1, which serves every domain."""
+    from stargan_lib.models.stargan_v1 import param_counts
+
+    counts = param_counts(cfg)
+    return {**counts, "total": counts["G"] + counts["D"], "g_label_dim": cfg.g_label_dim, "d_classes": cfg.d_cls_dim}
+
+
+def stargan_v1_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-labels", type=int, default=None, dest="cfg_c_dim",
+                        help="labels of the (first) dataset, the same as --c-dim (5 CelebA attributes, 8 RaFD "
+                             "expressions)")
+
+
+def make_cyclegan_config(preset, overrides):
+    return resolve("stargan_lib.models.cyclegan:config_for")(preset, **overrides)
+
+
+def make_stargan_v1_config(preset, overrides):
+    return resolve("stargan_lib.models.stargan_v1:config_for")(preset, **overrides)
+
+
+# model name -> how to count its parameters. One entry per model.
+COUNTERS: dict[str, ParamsEntry] = {
+    "cyclegan": ParamsEntry("stargan_lib.models.cyclegan:CycleGANConfig", "stargan_lib.cli.params_cmd:make_cyclegan_config",
+                            "stargan_lib.cli.params_cmd:cyclegan_counts", "stargan_lib.cli.params_cmd:cyclegan_args",
+                            "CycleGAN: one generator / discriminator, and all pairs for k domains"),
+    "stargan_v1": ParamsEntry("stargan_lib.models.stargan_v1:StarGANv1Config",
+                              "stargan_lib.cli.params_cmd:make_stargan_v1_config",
+                              "stargan_lib.cli.params_cmd:stargan_v1_counts", "stargan_lib.cli.params_cmd:stargan_v1_args",
+                              "StarGAN v1 generator and discriminator"),
+    "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config", "stargan_lib.train.stargan_v2:cli_make_config",
+                              "stargan_lib.train.stargan_v2:cli_param_counts", None,
+                              "StarGAN v2 G, F, E, D of configuration --config A..F, --dataset afhq|celeba_hq"),
+}
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    entry = COUNTERS[args.model]
+    cfg = config_from_args(resolve(entry.make_config), resolve(entry.config_class), args)
+    print(json.dumps(resolve(entry.count)(cfg, args)))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from stargan_lib.cli.dataclass_args import add_dataclass_args
+    from stargan_lib.presets import PRESETS
+
+    params = subparsers.add_parser(
+        "params", help="parameter counts per network (JSON)",
+        description="Build a model's networks for a preset (and flags) and print their parameter counts as JSON.")
+    models = params.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, entry in COUNTERS.items():
+        cls = resolve(entry.config_class)
+        p = models.add_parser(name, help=entry.help, description=entry.help)
+        p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="smoke, course or paper (default: $STARGAN_PRESET or course)")
+        if entry.add_args:
+            resolve(entry.add_args)(p)
+        add_dataclass_args(p, cls)
+        add_tuple_args(p, cls)
+        p.set_defaults(func=cmd_params)

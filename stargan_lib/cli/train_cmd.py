@@ -1,0 +1,210 @@
+"""`stargan train MODEL` and `stargan sample CHECKPOINT`: training and sampling from a shell.
+
+Introduced in `notebooks/01_cyclegan_baseline.ipynb` (and used by 02, 03).
+
+  stargan train cyclegan --preset course --out runs/cyclegan
+  stargan train stargan_v1 --preset course --out runs/v1 --device cpu --seed 1
+  stargan train stargan_v1 --preset course --datasets faces,expressions --out runs/v1_joint
+  stargan train stargan_v1 --preset course --out runs/v1          # again: resumes from runs/v1/checkpoint.pt
+  stargan sample runs/v1/checkpoint.pt --out grid.png --n 8
+
+Every field of a model's config dataclass is a flag (`--lambda-rec 5`, `--total-iters 2000`, ...);
+flags override the preset's value, which overrides the paper's default. Tuple fields take
+comma-separated values (`--datasets faces,expressions`).
+
+Adding a model is one entry in `TRAINERS` (and, for sampling, one in `SAMPLERS`): a
+`TrainEntry(config_class, make_config, run)` of "module:attribute" paths, imported when used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from stargan_lib.errors import ConfigError
+
+
+def resolve(path: str) -> Any:
+    """"package.module:attribute" -> the attribute (imported on first use)."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class TrainEntry:
+    """How the CLI trains one model.
+
+    config_class: "module:Class", the config dataclass (its fields become flags)
+    make_config:  "module:function", (preset name, overrides dict) -> config
+    run:          "module:function", (config, args: argparse.Namespace) -> result with `.step`,
+                  `.checkpoint`, `.seconds_per_iter`, `.history` (or None)
+    """
+
+    config_class: str
+    make_config: str
+    run: str
+    help: str = ""
+
+
+def make_cyclegan_config(preset: str | None, overrides: dict[str, Any]) -> Any:
+    return resolve("stargan_lib.models.cyclegan:config_for")(preset, **overrides)
+
+
+def make_stargan_v1_config(preset: str | None, overrides: dict[str, Any]) -> Any:
+    return resolve("stargan_lib.models.stargan_v1:config_for")(preset, **overrides)
+
+
+def run_cyclegan(cfg: Any, args: argparse.Namespace) -> Any:
+    from stargan_lib.train.cyclegan import train
+
+    return train(cfg, args.out, preset=args.preset, data_dir=args.data_dir, progress=args.progress)
+
+
+def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
+    from stargan_lib.train.stargan_v1 import train
+
+    dirs = args.data_dir.split(",") if args.data_dir else None
+    return train(cfg, args.out, preset=args.preset, data_dir=dirs, progress=args.progress)
+
+
+# model name -> how to train it. One entry per model.
+TRAINERS: dict[str, TrainEntry] = {
+    "cyclegan": TrainEntry("stargan_lib.models.cyclegan:CycleGANConfig", "stargan_lib.cli.train_cmd:make_cyclegan_config",
+                           "stargan_lib.cli.train_cmd:run_cyclegan", "CycleGAN baseline between two domains"),
+    "stargan_v1": TrainEntry("stargan_lib.models.stargan_v1:StarGANv1Config",
+                             "stargan_lib.cli.train_cmd:make_stargan_v1_config",
+                             "stargan_lib.cli.train_cmd:run_stargan_v1",
+                             "StarGAN v1 (one dataset, or two with the mask vector)"),
+    "stargan_v2": TrainEntry("stargan_lib.configs_v2:StarGANv2Config", "stargan_lib.train.stargan_v2:cli_make_config",
+                             "stargan_lib.train.stargan_v2:cli_run",
+                             "StarGAN v2 Table 1 configuration A..F (--config, --dataset afhq|celeba_hq)"),
+}
+
+
+# ============================================================================ flags from dataclasses
+def add_tuple_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    """`--field a,b` for the tuple-valued fields of `cls` (add_dataclass_args skips them)."""
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if isinstance(default, tuple):
+            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None,
+                                type=lambda s: tuple(v.strip() for v in s.split(",") if v.strip()),
+                                metavar="A,B", help=f"{f.metadata.get('help', '')} [paper default: "
+                                                    f"{','.join(map(str, default))}]")
+
+
+def config_from_args(make_config: Callable[[str | None, dict], Any], cls: type, args: argparse.Namespace) -> Any:
+    """The preset's config with the flags the user gave applied on top."""
+    from stargan_lib.cli.dataclass_args import dataclass_overrides
+
+    return make_config(args.preset, dataclass_overrides(args, cls))
+
+
+# ============================================================================ train
+def cmd_train(args: argparse.Namespace) -> int:
+    entry = TRAINERS[args.model]
+    cls = resolve(entry.config_class)
+    cfg = config_from_args(resolve(entry.make_config), cls, args)
+    print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}")
+    result = resolve(entry.run)(cfg, args)
+    if result is not None:
+        summary = {"model": args.model, "step": getattr(result, "step", None),
+                   "checkpoint": str(getattr(result, "checkpoint", "")),
+                   "seconds_per_iter": getattr(result, "seconds_per_iter", None)}
+        history = getattr(result, "history", None) or {}
+        summary["last_losses"] = {k: v[-1] for k, v in history.items() if "/" in k and v}
+        print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+# ============================================================================ sample
+def sample_cyclegan(path: str, args: argparse.Namespace) -> Path:
+    """Rows [a, G_AB(a), G_BA(G_AB(a))] and [b, G_BA(b), G_AB(G_BA(b))] of held-out images."""
+    from stargan_lib.data.datasets import open_dataset
+    from stargan_lib.train.cyclegan import cycle_grid, fixed_batch, load_trained, open_domains, save_grid
+
+    cfg, nets, _ = load_trained(path, device=args.device)
+    test = open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size, preset=args.preset)
+    set_a, set_b = open_domains(dataclasses.replace(cfg, batch_size=1, hflip=False), test)
+    (x_a, _), (x_b, _) = fixed_batch(set_a, args.n), fixed_batch(set_b, args.n)
+    return save_grid(cycle_grid(nets, x_a, x_b), args.out)
+
+
+def sample_stargan_v1(path: str, args: argparse.Namespace) -> Path:
+    """Each held-out image of the first dataset, then its translation to every target label."""
+    from stargan_lib.data.datasets import open_dataset
+    from stargan_lib.train.cyclegan import fixed_batch, save_grid
+    from stargan_lib.train.stargan_v1 import load_trained, translation_grid
+
+    cfg, nets, state = load_trained(path, device=args.device)
+    test = open_dataset(cfg.datasets[0], "test", data_dir=args.data_dir, image_size=cfg.image_size,
+                        preset=args.preset)
+    x, y = fixed_batch(test, args.n)
+    label_names = state.get("extra", {}).get("label_names") or [list(test.label_names)]
+    grid, names = translation_grid(nets["G"], cfg, x, y, label_names)
+    print("columns:", ", ".join(names))
+    return save_grid(grid, args.out)
+
+
+# checkpoint config class -> "module:function" (checkpoint path, args) -> written path. One entry per model.
+SAMPLERS: dict[str, str] = {
+    "CycleGANConfig": "stargan_lib.cli.train_cmd:sample_cyclegan",
+    "StarGANv1Config": "stargan_lib.cli.train_cmd:sample_stargan_v1",
+    "StarGANv2Config": "stargan_lib.train.stargan_v2:cli_sample",
+}
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from stargan_lib.utils import safe_torch_load
+
+    state = safe_torch_load(args.checkpoint)
+    kind = state.get("config_class") if isinstance(state, dict) else None
+    if kind not in SAMPLERS:
+        raise ConfigError(f"{args.checkpoint} is not a course training checkpoint of a model that can be sampled "
+                          f"(config class {kind!r}; known: {sorted(SAMPLERS)}). Pass the checkpoint.pt a "
+                          "`stargan train` run wrote")
+    out = resolve(SAMPLERS[kind])(args.checkpoint, args)
+    print(f"wrote {out}")
+    return 0
+
+
+# ============================================================================ parser
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from stargan_lib.cli.dataclass_args import add_dataclass_args
+    from stargan_lib.presets import PRESETS
+
+    train = subparsers.add_parser(
+        "train", help="train a model (resumes when --out holds a checkpoint)",
+        description="Train a model on the synthetic data of a preset (or real data with --data-dir). Running the "
+                    "same command again resumes from OUT/checkpoint.pt; a different configuration is refused.")
+    models = train.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, entry in TRAINERS.items():
+        cls = resolve(entry.config_class)
+        p = models.add_parser(name, help=entry.help, description=f"Train {name}. {entry.help}.")
+        p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="smoke, course or paper (default: $STARGAN_PRESET or course)")
+        p.add_argument("--out", required=True, help="run folder: checkpoint.pt, samples/")
+        p.add_argument("--data-dir", default=None,
+                       help="real data folder(s) instead of synthetic data (comma-separated, one per dataset)")
+        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+        add_dataclass_args(p, cls)
+        add_tuple_args(p, cls)
+        p.set_defaults(func=cmd_train)
+
+    sample = subparsers.add_parser(
+        "sample", help="translate held-out images with a trained checkpoint and save a grid",
+        description="Load a `stargan train` checkpoint, translate held-out synthetic images (or --data-dir) to "
+                    "every target domain and save one image grid.")
+    sample.add_argument("checkpoint", help="OUT/checkpoint.pt of a training run")
+    sample.add_argument("--out", required=True, help="PNG file to write")
+    sample.add_argument("--n", type=int, default=4, help="number of input images (rows; default 4)")
+    sample.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="preset whose held-out synthetic set is used (default: $STARGAN_PRESET or course)")
+    sample.add_argument("--data-dir", default=None, help="real test data folder instead of synthetic data")
+    sample.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    sample.set_defaults(func=cmd_sample)

@@ -1,0 +1,243 @@
+"""The StarGAN v1 trainer: WGAN-GP with n_critic D updates per G update, linear LR decay, joint
+training on two datasets with the mask vector.
+
+Introduced in `notebooks/02_stargan_v1.ipynb` (one dataset) and
+`notebooks/03_mask_vector_joint_training.ipynb` (`datasets=("faces", "expressions")`).
+From a shell: `stargan train stargan_v1 --preset course --out runs/v1`.
+
+One iteration = one D update on a batch (Eq. 5) and, every `n_critic` iterations, one G update
+(Eq. 6); the losses are the pure functions of `stargan_lib.losses.stargan_v1`. Target labels are
+the batch's own labels in a random order (so the target attribute combinations are realistic).
+In joint training the iterations alternate between the datasets (Sec. 3.2). The learning rates
+are constant, then fall linearly to 0 over the last `decay_iters` iterations (Sec. 5.3).
+
+A run lives in `out_dir`: `checkpoint.pt` (nets, optimisers, step, RNG, loader position, history),
+`samples/step_XXXXXX.png` (fixed images translated to every target). Calling `train` again with the
+same `out_dir` resumes where the checkpoint left off; a checkpoint of another configuration is
+refused with the differing fields named.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from stargan_lib.data.base import HAIR_ATTRS, ImageSet
+from stargan_lib.errors import ConfigError
+from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
+from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
+from stargan_lib.train.common import check_finite, linear_decay, load_checkpoint, save_checkpoint
+from stargan_lib.train.cyclegan import TrainResult, fixed_batch, save_grid, set_lr
+from stargan_lib.utils import resolve_device, seed_everything
+
+CHECKPOINT = "checkpoint.pt"
+
+
+# ============================================================================ data
+def open_training_data(cfg: StarGANv1Config, data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None,
+                       *, preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None
+                       ) -> list[Dataset]:
+    """One torch Dataset per entry of `cfg.datasets`, checked against the config's labels.
+
+    `data`: ImageSets or Datasets given by the caller (tests, notebooks); by default the synthetic
+    sets of `preset` (or the real datasets in `data_dir`, one folder per dataset). The synthetic
+    sets are the course's fixed ones (data seed 0, as the oracles use); `cfg.seed` seeds the
+    networks, the batch order and the augmentation.
+    """
+    from stargan_lib.data.datasets import ImageSetDataset, open_dataset
+
+    if data is None:
+        dirs = list(data_dir) if data_dir is not None else [None] * len(cfg.datasets)
+        data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip,
+                             preset=preset) for name, d in zip(cfg.datasets, dirs)]
+    elif isinstance(data, (Dataset, ImageSet)):
+        data = [data]
+    data = [ImageSetDataset(d, flip=cfg.hflip) if isinstance(d, ImageSet) else d for d in data]
+    if len(data) != len(cfg.datasets):
+        raise ConfigError(f"the config trains on datasets {cfg.datasets} but {len(data)} dataset(s) were given")
+    for i, ds in enumerate(data):
+        names = list(getattr(ds, "label_names", []))
+        kind = getattr(ds, "label_kind", None)
+        if len(names) != cfg.label_dims[i] or kind != cfg.label_kinds[i]:
+            field_name = "c_dim" if i == 0 else "c2_dim"
+            raise ConfigError(
+                f"dataset {i} ({cfg.datasets[i]}) has {len(names)} {kind} labels {names} but the model expects "
+                f"{cfg.label_dims[i]} {cfg.label_kinds[i]} labels; set {field_name}={len(names)} "
+                f"(--{field_name.replace('_', '-')} {len(names)}) or give the matching dataset")
+        x0, _ = ds[0]
+        if tuple(x0.shape) != (3, cfg.image_size, cfg.image_size):
+            raise ConfigError(f"dataset {i} ({cfg.datasets[i]}) has images of shape {tuple(x0.shape)} but "
+                              f"image_size={cfg.image_size}; render/load the data at {cfg.image_size} px")
+    return data
+
+
+# ============================================================================ targets and grids
+def translation_targets(cfg: StarGANv1Config, y: torch.Tensor, label_names: Sequence[Sequence[str]],
+                        source: int = 0) -> list[tuple[str, torch.Tensor]]:
+    """Every single-label target for images of dataset `source` with labels `y`, as (name, G label).
+
+    Binary attributes (as Fig. 4): a hair colour is set (and the other hair colours cleared), any
+    other attribute is flipped. One-hot labels: every class. In joint training the targets of the
+    other dataset follow, with its mask bit set (the images' labels there are unknown).
+    """
+    out: list[tuple[str, torch.Tensor]] = []
+    for d in range(len(cfg.datasets)):
+        names = list(label_names[d])
+        if cfg.label_kinds[d] == "binary":
+            if d != source:
+                continue                       # binary targets need the image's own attributes
+            hair = [i for i, n in enumerate(names) if n in HAIR_ATTRS]
+            for i, name in enumerate(names):
+                t = y.clone().float()
+                if i in hair:
+                    t[:, hair] = 0
+                    t[:, i] = 1
+                else:
+                    t[:, i] = 1 - t[:, i]
+                out.append((name, generator_label(cfg, t, d)))
+        else:
+            for k, name in enumerate(names):
+                t = torch.full((y.size(0),), k, dtype=torch.long)
+                out.append((name, generator_label(cfg, t, d)))
+    return out
+
+
+@torch.no_grad()
+def translation_grid(G: nn.Module, cfg: StarGANv1Config, x: torch.Tensor, y: torch.Tensor,
+                     label_names: Sequence[Sequence[str]], source: int = 0) -> tuple[torch.Tensor, list[str]]:
+    """(N, 1 + T, 3, H, W): each input followed by its translations to every target, and the column names."""
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    x = x.to(device)
+    targets = translation_targets(cfg, y.cpu(), label_names, source)
+    cols = [x] + [G(x, c.to(device)) for _, c in targets]
+    G.train(was_training)
+    return torch.stack(cols, dim=1).cpu(), ["input"] + [n for n, _ in targets]
+
+
+# ============================================================================ training
+def _next_batch(cfg: StarGANv1Config, loader: Any) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(dataset index, images, dataset labels) of the next batch; joint batches carry c̃, split back."""
+    from stargan_lib.data.datasets import split_unified_label
+
+    if not cfg.joint:
+        x, y = next(loader)
+        return 0, x, y
+    x, c_tilde, d = next(loader)
+    parts, _ = split_unified_label(c_tilde, cfg.label_dims)
+    y = parts[d] if cfg.label_kinds[d] == "binary" else parts[d].argmax(1)
+    return d, x, y
+
+
+def train(cfg: StarGANv1Config, out_dir: str | Path,
+          data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None, *,
+          preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None,
+          progress: bool = True, n_fixed: int = 4,
+          stop_after: int | None = None) -> TrainResult:
+    """Train (or resume) StarGAN v1 for `cfg.total_iters` iterations in `out_dir`; see the module doc."""
+    from stargan_lib.data.datasets import InfiniteLoader, JointLoader
+
+    out_dir = Path(out_dir)
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    datasets = open_training_data(cfg, data, preset=preset, data_dir=data_dir)
+    label_names = [list(ds.label_names) for ds in datasets]
+    x_fixed, y_fixed = fixed_batch(datasets[0], n_fixed)
+
+    nets = {k: v.to(device) for k, v in build_nets(cfg).items()}
+    base_lr = {"G": cfg.g_lr, "D": cfg.d_lr}
+    optims = {k: torch.optim.Adam(nets[k].parameters(), base_lr[k], betas=(cfg.beta1, cfg.beta2)) for k in ("G", "D")}
+    loader = (JointLoader(datasets, cfg.batch_size, seed=cfg.seed, dims=cfg.label_dims) if cfg.joint
+              else InfiniteLoader(datasets[0], cfg.batch_size, seed=cfg.seed))
+
+    step, history = 0, defaultdict(list)
+    ckpt = out_dir / CHECKPOINT
+    if ckpt.exists():
+        state = load_checkpoint(ckpt, cfg=cfg, nets=nets, optims=optims, map_location=device)
+        step = int(state["step"])
+        history.update({k: list(v) for k, v in state["history"].items()})
+        loader.load_state_dict(state["extra"]["loader"])
+
+    def checkpoint(at: int) -> None:
+        save_checkpoint(ckpt, step=at, cfg=cfg, nets=nets, optims=optims, history=dict(history),
+                        extra={"loader": loader.state_dict(), "label_names": label_names})
+
+    window: dict[str, list[float]] = defaultdict(list)
+    last = {k: v[-1] for k, v in history.items() if v and "/" in k}    # latest logged value per term
+    start, t0 = step, time.perf_counter()
+    bar = tqdm(total=cfg.total_iters, initial=step, desc="StarGAN v1", disable=not progress, dynamic_ncols=True)
+    end = cfg.total_iters if stop_after is None else min(cfg.total_iters, stop_after)
+    for step in range(start, end):
+        it = step + 1
+        # ------------------------------------------------------------------ batch
+        d, x, y = _next_batch(cfg, loader)
+        y_trg = y[torch.randperm(y.size(0))]                                   # random target labels c
+        batch = {"x_real": x.to(device), "y_org": y.to(device), "y_trg": y_trg.to(device), "dataset": d,
+                 "c_org": generator_label(cfg, y, d).to(device), "c_trg": generator_label(cfg, y_trg, d).to(device)}
+        set_lr(optims, base_lr, linear_decay(step, cfg.total_iters, cfg.total_iters - cfg.decay_iters))
+        # ------------------------------------------------------------------ D update (Eq. 5)
+        d_loss, logs = compute_d_loss(nets, cfg, batch)
+        check_finite(it, logs)
+        optims["D"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        optims["D"].step()
+        # ------------------------------------------------------------------ G update (Eq. 6)
+        if it % cfg.n_critic == 0:
+            g_loss, g_logs = compute_g_loss(nets, cfg, batch)
+            check_finite(it, g_logs)
+            optims["G"].zero_grad(set_to_none=True)
+            g_loss.backward()
+            optims["G"].step()
+            logs.update(g_logs)
+        # ------------------------------------------------------------------ bookkeeping
+        for k, v in logs.items():
+            window[k].append(v)
+        # a row of the history once every term has a value (G's first update is at iteration n_critic)
+        has_g = any(k.startswith("G/") for k in (*window, *last))
+        if (it % cfg.log_every == 0 or it == cfg.total_iters) and has_g:
+            history["step"].append(it)
+            history["lr_G"].append(optims["G"].param_groups[0]["lr"])
+            for k in sorted(set(window) | set(last)):
+                if window.get(k):
+                    last[k] = sum(window[k]) / len(window[k])
+                history[k].append(last[k])
+            window.clear()
+            bar.set_postfix({k: f"{last[k]:.3g}" for k in ("D/adv", "D/cls_r", "G/cls_f", "G/rec") if k in last})
+        if cfg.sample_every and it % cfg.sample_every == 0:
+            grid, _ = translation_grid(nets["G"], cfg, x_fixed, y_fixed, label_names)
+            save_grid(grid, out_dir / "samples" / f"step_{it:06d}.png")
+        if it % cfg.ckpt_every == 0 or it == end:
+            checkpoint(it)
+        bar.update(1)
+    bar.close()
+    done = max(end, start)
+    n_run = done - start
+    return TrainResult(nets=nets, history=dict(history), step=done, out_dir=out_dir, checkpoint=ckpt,
+                       seconds_per_iter=(time.perf_counter() - t0) / n_run if n_run else float("nan"),
+                       label_names=label_names)
+
+
+def load_trained(path: str | Path, device: str = "cpu") -> tuple[StarGANv1Config, dict[str, nn.Module], dict]:
+    """Rebuild the config and networks of a course StarGAN v1 checkpoint (for sampling / evaluation)."""
+    from stargan_lib.train.common import load_state_dict_checked
+    from stargan_lib.utils import safe_torch_load
+
+    state = safe_torch_load(path)
+    if not isinstance(state, dict) or state.get("config_class") != StarGANv1Config.__name__:
+        from stargan_lib.errors import CheckpointError
+        raise CheckpointError(f"{path} is not a StarGAN v1 training checkpoint (config class "
+                              f"{state.get('config_class') if isinstance(state, dict) else None!r})")
+    cfg = StarGANv1Config(**state["config"])
+    nets = build_nets(cfg)
+    for name, net in nets.items():
+        load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
+        net.to(resolve_device(device)).eval()
+    return cfg, nets, state
