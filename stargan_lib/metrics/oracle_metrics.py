@@ -1,0 +1,175 @@
+"""Oracle metrics for synthetic data: did the translation reach the target, and did it keep the content?
+
+Introduced in `notebooks/02_stargan_v1.ipynb` (classification error, as in the v1 paper's Table 3)
+and used again for CycleGAN and StarGAN v2.
+
+The StarGAN v1 paper (Sec. 4.6, Table 3) trains an expression classifier on real RaFD images and
+reports the classification error of the *target* expression on translated images. The course's
+oracles (`stargan_lib.data.oracle.get_oracle`) do the same on the synthetic sets, and also regress
+the recorded content factors (position, face shape, skin tone, background...), so a second question
+can be answered: does the output keep the input's content?
+
+- Target accuracy: domain sets: fraction of outputs whose oracle domain (argmax) is the target;
+  binary attribute sets (faces): fraction of (image, attribute) pairs read as the target value,
+  plus the fraction of images with every attribute right. Classification error = 1 - accuracy.
+  Per-target values say which translation tasks fail.
+- Content preservation: for each content factor, the oracle's reading of the input and of the
+  output are compared: mean absolute difference divided by the factor's spread in the training
+  data (the oracle's `factor_std`; 0 = kept exactly, about 1.1 = as different as two random images
+  of a Gaussian factor), and their Pearson correlation across images (1 = kept). The same
+  difference for randomly re-paired inputs is reported as `error_shuffled`, the "nothing kept" level.
+
+Any oracle with `predict(x)` returning a dict {"logits": (B, K), "factors": {name: (B,) or (B, k)}}
+(or a tuple `(logits, factors)`) and a `label_kind` of "binary" or "domain" works.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from stargan_lib.errors import DataError
+from stargan_lib.metrics.images import as_image_batches
+
+
+def _float_images(x: Any, where: str) -> torch.Tensor:
+    return torch.cat(list(as_image_batches(x, where=where).iterate(1 << 30)))
+
+
+def _predict(oracle: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(logits (B, K), {factor: (B, k)}) from any supported oracle."""
+    out = oracle.predict(x)
+    if isinstance(out, dict):
+        logits, factors = out["logits"], out.get("factors", {})
+    elif isinstance(out, (tuple, list)):
+        logits, factors = out[0], (out[1] if len(out) > 1 else {})
+    else:
+        logits, factors = out.logits, getattr(out, "factors", {})
+    if isinstance(factors, torch.Tensor):
+        names = list(getattr(oracle, "factor_names", [f"factor_{i}" for i in range(factors.shape[1])]))
+        factors = {n: factors[:, i] for i, n in enumerate(names)}
+    factors = {k: v.detach().float().reshape(len(v), -1).cpu() for k, v in factors.items()}
+    return logits.detach().float().cpu(), factors
+
+
+def _label_names(oracle: Any, k: int) -> list[str]:
+    return list(getattr(oracle, "label_names", [str(i) for i in range(k)]))
+
+
+def target_accuracy(oracle: Any, x_fake: Any, y_trg: Any, logits: torch.Tensor | None = None) -> dict[str, Any]:
+    """Accuracy of the target labels read back from translated images (see the module docstring).
+
+    y_trg: (B,) domain indices (domain oracles) or (B, K) 0/1 attribute vectors (binary oracles).
+    Returns {"accuracy", "classification_error", "per_label": {name: accuracy}, "exact_match" (binary), "n"}.
+    """
+    kind = getattr(oracle, "label_kind", None)
+    if kind not in ("binary", "domain"):
+        raise DataError(f"the oracle's label_kind is {kind!r}; expected 'binary' or 'domain'")
+    if logits is None:
+        logits, _ = _predict(oracle, _float_images(x_fake, "translated images"))
+    y = torch.as_tensor(y_trg).cpu()
+    names = _label_names(oracle, logits.shape[1])
+    if len(y) != len(logits):
+        raise DataError(f"{len(logits)} translated images but {len(y)} target labels")
+    if kind == "domain":
+        if y.dim() != 1:
+            raise DataError(f"domain targets must be (B,) indices, got shape {tuple(y.shape)}")
+        correct = logits.argmax(1) == y.long()
+        per = {names[k]: float(correct[y == k].float().mean()) for k in range(len(names)) if (y == k).any()}
+        acc, exact = float(correct.float().mean()), None
+    else:
+        if y.shape != logits.shape:
+            raise DataError(f"binary targets must be (B, {logits.shape[1]}) 0/1 vectors, got {tuple(y.shape)}")
+        correct = (logits > 0) == (y > 0.5)
+        per = {name: float(correct[:, k].float().mean()) for k, name in enumerate(names)}
+        acc, exact = float(correct.float().mean()), float(correct.all(1).float().mean())
+    return {"accuracy": acc, "classification_error": 1.0 - acc, "per_label": per, "exact_match": exact,
+            "n": int(len(y))}
+
+
+def classification_error(oracle: Any, x_fake: Any, y_trg: Any) -> float:
+    """1 - target accuracy: the v1 paper's "classification error" (Table 3), read by the oracle."""
+    return target_accuracy(oracle, x_fake, y_trg)["classification_error"]
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 0 else float("nan")
+
+
+def _factor_scales(oracle: Any, names: list[str], src: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per-factor spread: the oracle's training-data std if it has one, else the sources' std."""
+    std = getattr(oracle, "factor_std", None)
+    meta = getattr(oracle, "meta", {}) or {}
+    if std is not None and "factor_dims" in meta:
+        out, col = {}, 0
+        for name, dim in zip(meta["factor_names"], meta["factor_dims"]):
+            out[name] = std[col:col + dim].detach().float().cpu()
+            col += dim
+        return out
+    return {n: src[n].std(0).clamp_min(1e-8) for n in names}
+
+
+def content_preservation(oracle: Any, x_src: Any, x_fake: Any, seed: int = 0,
+                         factors_src: dict[str, torch.Tensor] | None = None,
+                         factors_fake: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    """How well translated images keep the content factors of their inputs (see the module docstring).
+
+    Returns {"error": mean normalised abs difference, "corr": mean Pearson r, "error_shuffled",
+    "per_factor": {name: {"error", "corr", "error_shuffled"}}, "n"}.
+    """
+    if factors_src is None:
+        _, factors_src = _predict(oracle, _float_images(x_src, "source images"))
+    if factors_fake is None:
+        _, factors_fake = _predict(oracle, _float_images(x_fake, "translated images"))
+    names = list(factors_src)
+    if not names:
+        raise DataError("the oracle returned no content factors; content preservation needs an oracle with a "
+                        "regression head (stargan_lib.data.oracle.get_oracle)")
+    n = len(next(iter(factors_src.values())))
+    if len(next(iter(factors_fake.values()))) != n:
+        raise DataError(f"{n} source images but {len(next(iter(factors_fake.values())))} translated images")
+    scales = _factor_scales(oracle, names, factors_src)
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    per: dict[str, dict[str, float]] = {}
+    for name in names:
+        a, b, s = factors_src[name], factors_fake[name], scales[name]
+        corr = [_pearson(a[:, j].numpy(), b[:, j].numpy()) for j in range(a.shape[1])] if n > 1 else [float("nan")]
+        per[name] = {"error": float(((a - b).abs() / s).mean()),
+                     "corr": float(np.nanmean(corr)) if not all(map(math.isnan, corr)) else float("nan"),
+                     "error_shuffled": float(((a[perm] - b).abs() / s).mean())}
+    mean = {k: float(np.nanmean([v[k] for v in per.values()])) for k in ("error", "corr", "error_shuffled")}
+    return {**mean, "per_factor": per, "n": int(n)}
+
+
+@dataclass
+class OracleScores:
+    """Target accuracy and content preservation of one translation task (see the module docstring)."""
+
+    accuracy: float
+    classification_error: float
+    per_label: dict[str, float]
+    exact_match: float | None
+    content_error: float
+    content_corr: float
+    content_error_shuffled: float
+    per_factor: dict[str, dict[str, float]] = field(default_factory=dict)
+    n: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def oracle_scores(oracle: Any, x_src: Any, x_fake: Any, y_trg: Any, seed: int = 0) -> OracleScores:
+    """Both oracle metrics for translated images `x_fake = G(x_src, y_trg)` (one forward pass each)."""
+    _, f_src = _predict(oracle, _float_images(x_src, "source images"))
+    logits, f_fake = _predict(oracle, _float_images(x_fake, "translated images"))
+    acc = target_accuracy(oracle, None, y_trg, logits=logits)
+    cp = content_preservation(oracle, None, None, seed=seed, factors_src=f_src, factors_fake=f_fake)
+    return OracleScores(acc["accuracy"], acc["classification_error"], acc["per_label"], acc["exact_match"],
+                        cp["error"], cp["corr"], cp["error_shuffled"], cp["per_factor"], acc["n"])

@@ -1,0 +1,406 @@
+"""The StarGAN v2 evaluation protocol (paper, Appendix C): FID and LPIPS over every domain pair.
+
+Introduced in `notebooks/06_ablation_table.ipynb` (and run per configuration by the `experiment`
+notebook); `stargan eval` runs it from a shell.
+
+For every ordered pair of domains (source != target), for each of N test images of the source
+domain (`n_sources`; the presets' `eval_sources`):
+
+- latent-guided: 10 outputs G(x, F_t(z)) with z ~ N(0, I) drawn afresh for every output;
+- reference-guided: 10 outputs G(x, E_t(x_ref)) with 10 references drawn at random from the test
+  images of the target domain;
+
+then FID between all the pair's outputs and the *training* images of the target domain, and LPIPS
+diversity: the mean distance over the 45 pairs of each source's 10 outputs, averaged over sources
+(`diversity_lpips`). Both are averaged over the domain pairs. Real-image statistics are cached on
+disk (`cached_statistics`), so evaluating six configurations computes them once.
+
+Configurations without a latent or reference mode (StarGAN v2 Table 1, A-C) give one output per
+source and target: `det_fn`, FID only, LPIPS is None (undefined: there is nothing to be diverse).
+Deviation: in that case n_sources x n_outputs sources are translated (as many as there are), so
+that the deterministic FID is computed from as many images as the latent one; FID depends on the
+number of images, and the paper does not say how it evaluated A-C.
+
+With an `oracle` (synthetic data), every pair also reports the oracle's target accuracy and content
+preservation of the outputs (`stargan_lib.metrics.oracle_metrics`).
+
+Generator interface (any model, not only StarGAN v2; images (B, 3, H, W) in [-1, 1] on `device`,
+y_trg (B,) long):
+    latent_fn(x_src, y_trg, z) -> images      z: (B, latent_dim)
+    reference_fn(x_src, y_trg, x_ref) -> images
+    det_fn(x_src, y_trg) -> images
+Put the networks in eval mode (and use their EMA copies) before calling; this module runs them
+under `torch.inference_mode`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from stargan_lib.data.base import ImageSet
+from stargan_lib.errors import ConfigError, DataError
+from stargan_lib.metrics.fid_metric import (FEATURE_DIM, FIDSampleSizeWarning, cached_statistics, fid_from_stats,
+                                     inception_features, statistics_from_features)
+from stargan_lib.metrics.lpips_metric import diversity_lpips
+from stargan_lib.utils import resolve_device
+
+Fn = Callable[..., torch.Tensor]
+MODES = ("latent", "reference", "deterministic")
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of the evaluation protocol; the defaults are the paper's (except the source count)."""
+
+    n_sources: int = _f(0, "test images per source domain (0: the preset's eval_sources; paper: all)")
+    n_outputs: int = _f(10, "outputs per source image: latent codes or references (paper: 10)")
+    n_real: int = _f(0, "training images per target domain for the real FID statistics (0: all, as in the paper)")
+    batch_size: int = _f(16, "source images per generator call")
+    fid_batch_size: int = _f(50, "images per Inception / LPIPS batch")
+    latent_dim: int = _f(16, "dimension of the latent code z")
+    seed: int = _f(0, "seed of the source choice, latent codes and references")
+    device: str = _f("auto", "auto, cpu, cuda or cuda:N")
+
+
+# --------------------------------------------------------------------------- data by domain
+
+def _by_domain(data: Any, split: str, progress: bool) -> tuple[list[str], list[np.ndarray], str]:
+    """(domain names, per-domain uint8 (N, H, W, 3) arrays, dataset name) from a labelled set."""
+    if isinstance(data, dict):
+        names = list(data)
+        arrays = [np.asarray(v.images if isinstance(v, ImageSet) else v) for v in data.values()]
+        for name, arr in zip(names, arrays):
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+                raise DataError(f"{split} images of domain {name!r}: expected uint8 (N, H, W, 3), got "
+                                f"{arr.dtype} {arr.shape}")
+        return names, arrays, "custom"
+    if not isinstance(data, ImageSet):
+        from stargan_lib.data.datasets import to_imageset
+
+        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
+            raise DataError(f"the {split} data must be an ImageSet, a torch Dataset with domain labels or a dict "
+                            f"{{domain: uint8 images}}, got {type(data).__name__}")
+        data = to_imageset(data, name=str(getattr(data, "root", "dataset")), split=split, progress=progress)
+    if data.label_kind != "domain":
+        raise DataError(f"the StarGAN v2 protocol needs domain labels, but {data.name}/{data.split} has "
+                        f"{data.label_kind!r} labels; use a domain dataset (animals, faces_gender, AFHQ, CelebA-HQ)")
+    labels = np.asarray(data.labels)
+    return list(data.label_names), [data.images[labels == k] for k in range(len(data.label_names))], data.name
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def _to_float(x_u8: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x_u8)).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
+# --------------------------------------------------------------------------- one pair
+
+def _translate_pair(mode: str, fn: Fn, src: np.ndarray, ref_pool: np.ndarray, t: int, cfg: EvalConfig,
+                    k_out: int, seed: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (x_src chunk, outputs (B, k_out, 3, H, W) on CPU) for one source -> target pair."""
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = len(src)
+    z = torch.randn(n, k_out, cfg.latent_dim, generator=gen) if mode == "latent" else None
+    if mode == "reference":
+        if len(ref_pool) == 0:
+            raise DataError(f"no test images in target domain {t} to draw references from")
+        refs = np.stack([rng.choice(len(ref_pool), k_out, replace=len(ref_pool) < k_out) for _ in range(n)])
+    for start in range(0, n, cfg.batch_size):
+        stop = min(start + cfg.batch_size, n)
+        x = _to_float(src[start:stop], device)
+        y = torch.full((stop - start,), t, dtype=torch.long, device=device)
+        outs = []
+        for j in range(k_out):
+            if mode == "latent":
+                out = fn(x, y, z[start:stop, j].to(device))
+            elif mode == "reference":
+                out = fn(x, y, _to_float(ref_pool[refs[start:stop, j]], device))
+            else:
+                out = fn(x, y)
+            if out.shape != x.shape:
+                raise DataError(f"the {mode} generator returned {tuple(out.shape)} for input {tuple(x.shape)}; "
+                                "it must return images of the input's shape")
+            outs.append(out.float().clamp(-1, 1).cpu())
+        yield x.cpu(), torch.stack(outs, dim=1)                      # (B, k_out, 3, H, W)
+
+
+def _oracle_update(acc: dict[str, list], oracle: Any, x: torch.Tensor, outs: torch.Tensor, t: int) -> None:
+    from stargan_lib.metrics.oracle_metrics import _predict
+
+    k = outs.shape[1]
+    logits, f_fake = _predict(oracle, outs.flatten(0, 1))
+    _, f_src = _predict(oracle, x)
+    acc["logits"].append(logits)
+    acc["src"].append({n: v.repeat_interleave(k, 0) for n, v in f_src.items()})
+    acc["fake"].append(f_fake)
+    acc["y"].append(torch.full((len(logits),), t, dtype=torch.long))
+
+
+def _oracle_summary(acc: dict[str, list], oracle: Any, seed: int) -> dict[str, Any]:
+    from stargan_lib.metrics.oracle_metrics import content_preservation, target_accuracy
+
+    cat = lambda dicts: {n: torch.cat([d[n] for d in dicts]) for n in dicts[0]}  # noqa: E731
+    ta = target_accuracy(oracle, None, torch.cat(acc["y"]), logits=torch.cat(acc["logits"]))
+    out = {"accuracy": ta["accuracy"], "classification_error": ta["classification_error"]}
+    if acc["src"] and acc["src"][0]:
+        cp = content_preservation(oracle, None, None, seed=seed, factors_src=cat(acc["src"]),
+                                  factors_fake=cat(acc["fake"]))
+        out.update(content_error=cp["error"], content_corr=cp["corr"], content_error_shuffled=cp["error_shuffled"])
+    return out
+
+
+# --------------------------------------------------------------------------- the protocol
+
+def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, reference_fn: Fn | None = None,
+                      det_fn: Fn | None = None, cfg: EvalConfig | None = None, preset: Any = None,
+                      dataset: str | None = None, oracle: Any = None, progress: bool = True,
+                      use_cache: bool = True) -> dict[str, Any]:
+    """Run the Appendix C protocol; returns a JSON-able dict (see the module docstring).
+
+    train / test: ImageSets with domain labels (synthetic animals / faces_gender), torch Datasets
+    yielding (x, y), or dicts {domain name: uint8 (N, H, W, 3)}. FID compares with `train`;
+    sources and references come from `test`.
+
+    Result: {"dataset", "domains", "modes": {mode: {"pairs": {"src->trg": {"fid", "lpips", "n_images",
+    ...}}, "fid", "lpips", "seconds"}}, "n_sources": {domain: n}, "n_outputs", "real_images",
+    "seed", "notes", "seconds"}; "lpips" is None for the deterministic mode.
+    """
+    from stargan_lib.presets import Preset, get_preset
+
+    cfg = cfg or EvalConfig()
+    if cfg.n_outputs < 1 or cfg.batch_size < 1 or cfg.fid_batch_size < 1 or cfg.n_sources < 0 or cfg.n_real < 0:
+        raise ConfigError(f"EvalConfig needs n_outputs, batch_size, fid_batch_size >= 1 and n_sources, n_real >= 0, "
+                          f"got {cfg}")
+    fns = {"latent": latent_fn, "reference": reference_fn, "deterministic": det_fn}
+    modes = [m for m in MODES if fns[m] is not None]
+    if not modes:
+        raise ConfigError("evaluate_protocol needs at least one of latent_fn, reference_fn or det_fn")
+    n_sources = cfg.n_sources or (preset if isinstance(preset, Preset) else get_preset(preset)).eval_sources
+    device = resolve_device(cfg.device)
+    start_all = time.perf_counter()
+
+    names, train_d, name = _by_domain(train, "train", progress)
+    test_names, test_d, _ = _by_domain(test, "test", progress)
+    dataset = dataset or name
+    if names != test_names:
+        raise DataError(f"train domains {names} and test domains {test_names} differ; use the two splits of one "
+                        "dataset")
+    if len(names) < 2:
+        raise DataError(f"the protocol needs at least 2 domains, got {names}")
+    for nm, tr, te in zip(names, train_d, test_d):
+        if len(tr) < 2 or len(te) == 0:
+            raise DataError(f"domain {nm!r} has {len(tr)} train and {len(te)} test images; FID needs >= 2 train "
+                            "images and the protocol >= 1 test image per domain")
+    size = int(train_d[0].shape[1])
+    if cfg.n_real:  # a seeded subset of each domain's training images (the paper uses them all)
+        train_d = [tr[np.sort(np.random.default_rng(_seed(cfg.seed, 7, d)).permutation(len(tr))[:cfg.n_real])]
+                   for d, tr in enumerate(train_d)]
+    notes: list[str] = []
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FIDSampleSizeWarning)   # summarised once below
+        real = [cached_statistics(tr, dataset=dataset, split="train", domain=nm, image_size=size,
+                                  batch_size=cfg.fid_batch_size, device=device, progress=progress,
+                                  use_cache=use_cache)
+                for nm, tr in zip(names, train_d)]
+
+    # The same sources for every target and mode: a seeded choice among the test images.
+    sources = []
+    for s, te in enumerate(test_d):
+        order = np.random.default_rng(_seed(cfg.seed, s)).permutation(len(te))
+        sources.append(order)
+
+    pairs = [(s, t) for t in range(len(names)) for s in range(len(names)) if s != t]
+    results: dict[str, Any] = {}
+    used_sources: dict[str, int] = {}
+    small_fake = False
+    bar = tqdm(total=len(pairs) * len(modes), desc=f"eval {dataset}", disable=not progress)
+    for mode_id, mode in enumerate(modes):
+        t0 = time.perf_counter()
+        k_out = 1 if mode == "deterministic" else cfg.n_outputs
+        n_want = n_sources * cfg.n_outputs if mode == "deterministic" else n_sources
+        per_pair: dict[str, Any] = {}
+        for s, t in pairs:
+            bar.set_postfix_str(f"{mode} {names[s]}->{names[t]}")
+            idx = sources[s][:n_want]
+            used_sources.setdefault(names[s], len(idx))    # from the first mode evaluated
+            feats, div, orc = [], [], {"logits": [], "src": [], "fake": [], "y": []}
+            seed = _seed(cfg.seed, mode_id, s, t)
+            with torch.inference_mode():
+                for x, outs in _translate_pair(mode, fns[mode], test_d[s][idx], test_d[t], t, cfg, k_out, seed,
+                                               device):
+                    if k_out > 1:
+                        div.append(diversity_lpips(outs, device=device, batch_size=cfg.fid_batch_size,
+                                                   per_source=True)[1])
+                    feats.append(inception_features(outs.flatten(0, 1), cfg.fid_batch_size, device, progress=False))
+                    if oracle is not None:
+                        _oracle_update(orc, oracle, x, outs, t)
+            feats_all = np.concatenate(feats)
+            small_fake |= len(feats_all) <= FEATURE_DIM
+            fake = statistics_from_features(feats_all, warn=False)
+            entry = {"fid": fid_from_stats(fake, real[t]),
+                     "lpips": float(np.concatenate(div).mean()) if div else None,
+                     "n_sources": int(len(idx)), "n_images": int(len(feats_all))}
+            if oracle is not None:
+                entry.update(_oracle_summary(orc, oracle, cfg.seed))
+            per_pair[f"{names[s]}->{names[t]}"] = entry
+            bar.update(1)
+        lp = [v["lpips"] for v in per_pair.values() if v["lpips"] is not None]
+        summary = {"pairs": per_pair, "fid": float(np.mean([v["fid"] for v in per_pair.values()])),
+                   "lpips": float(np.mean(lp)) if lp else None, "seconds": time.perf_counter() - t0}
+        if oracle is not None:
+            for key in ("accuracy", "classification_error", "content_error", "content_corr"):
+                vals = [v[key] for v in per_pair.values() if key in v]
+                if vals:
+                    summary[key] = float(np.mean(vals))
+        results[mode] = summary
+    bar.close()
+
+    real_counts = {nm: int(st.count) for nm, st in zip(names, real)}
+    if small_fake or min(real_counts.values()) <= FEATURE_DIM:
+        msg = (f"FID from fewer than {FEATURE_DIM} images per set (translated: up to "
+               f"{max(v['n_images'] for r in results.values() for v in r['pairs'].values())} per pair, real: "
+               f"{min(real_counts.values())}-{max(real_counts.values())} per domain): the covariances are singular, "
+               "FID is biased upwards and noisy; compare only numbers computed with the same counts")
+        notes.append(msg)
+        warnings.warn(msg, FIDSampleSizeWarning, stacklevel=2)
+    if size < 32:
+        notes.append(f"LPIPS inputs were upsampled from {size} px to 32 px (AlexNet needs >= 31 px)")
+    return {"protocol": "StarGAN v2, Appendix C", "dataset": dataset, "domains": names, "image_size": size,
+            "modes": results, "n_sources": used_sources, "n_outputs": cfg.n_outputs,
+            "real_images": real_counts, "config": asdict(cfg) | {"device": str(device)},
+            "notes": notes, "seconds": time.perf_counter() - start_all}
+
+
+def stargan_v2_fns(nets: Any) -> dict[str, Fn | None]:
+    """latent_fn / reference_fn / det_fn for StarGAN v2 networks (`stargan_lib.models.stargan_v2`).
+
+    Which ones exist follows the configuration (A-C: det; D: latent; E, F: latent and reference).
+    """
+    from stargan_lib.configs_v2 import guides
+    from stargan_lib.models import stargan_v2 as v2
+
+    g = guides(nets.cfg)
+    return {
+        "latent_fn": (lambda x, y, z: v2.translate_latent(nets, x, y, z)) if "latent" in g else None,
+        "reference_fn": (lambda x, y, r: v2.translate_reference(nets, x, y, r)) if "reference" in g else None,
+        "det_fn": (lambda x, y: v2.translate_det(nets, x, y)) if "det" in g else None,
+    }
+
+
+# --------------------------------------------------------------------------- checkpoints (stargan eval)
+
+SYNTHETIC_DOMAIN_SETS = ("animals", "faces_gender")
+REAL_DOMAIN_SETS = ("afhq", "celeba_hq")
+
+
+def load_stargan_v2_for_eval(path: str, dataset: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The EMA networks of a StarGAN v2 checkpoint, in eval mode, and a description of the run.
+
+    Accepts a course training checkpoint (`<out_dir>/checkpoint.pt`: any configuration A-F, its
+    config is read from the file) or an official / course `nets_ema.ckpt` (configuration F layout,
+    loaded by `models.stargan_v2.load_official_nets_ema`).
+    """
+    import dataclasses
+
+    from stargan_lib.configs_v2 import StarGANv2Config, validate
+    from stargan_lib.errors import CheckpointError
+    from stargan_lib.models import stargan_v2 as v2
+    from stargan_lib.train.common import load_state_dict_checked
+    from stargan_lib.utils import safe_torch_load
+
+    state = safe_torch_load(path)
+    if isinstance(state, dict) and state.get("format") == "stargan-course/1":
+        if state.get("config_class") != "StarGANv2Config":
+            raise CheckpointError(f"{path} holds a {state.get('config_class')} run; `stargan eval` evaluates "
+                                  "StarGAN v2 checkpoints (the Appendix C protocol)")
+        names = {f.name for f in dataclasses.fields(StarGANv2Config)}
+        unknown = sorted(set(state["config"]) - names)
+        if unknown:
+            raise CheckpointError(f"{path} has config fields {unknown} this version does not know; it was "
+                                  "written by another version of the course")
+        cfg = validate(StarGANv2Config(**{k: tuple(v) if isinstance(v, list) else v
+                                          for k, v in state["config"].items()}))
+        nets = v2.ema_copy(v2.build_nets(cfg))
+        for name in nets:
+            load_state_dict_checked(nets[name], state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
+        info = {"checkpoint": str(path), "kind": "course training checkpoint", "config": cfg.config,
+                "step": int(state.get("step", 0))}
+    else:
+        nets = v2.load_official_nets_ema(str(path), dataset=dataset)
+        info = {"checkpoint": str(path), "kind": "nets_ema (configuration F layout)", "config": nets.cfg.config}
+    return nets.eval(), info
+
+
+def _eval_data(dataset: str, data_dir: str | None, image_size: int, preset: Any) -> tuple[Any, Any]:
+    from pathlib import Path
+
+    from stargan_lib.data.datasets import open_dataset
+    from stargan_lib.data.synthetic import make_dataset
+
+    if dataset in SYNTHETIC_DOMAIN_SETS:
+        if data_dir is not None:
+            raise ConfigError(f"{dataset!r} is synthetic and needs no --data-dir; for real data use "
+                              f"{' / '.join(REAL_DOMAIN_SETS)}")
+        return (make_dataset(dataset, "train", image_size=image_size, preset=preset),
+                make_dataset(dataset, "test", image_size=image_size, preset=preset))
+    if dataset in REAL_DOMAIN_SETS:
+        if data_dir is None:
+            raise ConfigError(f"{dataset!r} is real data: pass --data-dir, the folder holding train/ and val/ "
+                              "(one sub-folder per domain in each), e.g. data/afhq")
+        root = Path(data_dir)
+        test_dir = next((root / s for s in ("val", "test") if (root / s).is_dir()), None)
+        if not (root / "train").is_dir() or test_dir is None:
+            raise DataError(f"{root} must hold train/ and val/ (or test/) folders, one sub-folder per domain in each "
+                            "(the AFHQ / CelebA-HQ layout)")
+        return (open_dataset(dataset, data_dir=root / "train", image_size=image_size),
+                open_dataset(dataset, data_dir=test_dir, image_size=image_size))
+    raise ConfigError(f"unknown evaluation dataset {dataset!r}; choose one of "
+                      f"{SYNTHETIC_DOMAIN_SETS + REAL_DOMAIN_SETS} (domain datasets)")
+
+
+def evaluate_checkpoint(path: str, dataset: str, data_dir: str | None = None, preset: Any = None,
+                        cfg: EvalConfig | None = None, oracle: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Load a StarGAN v2 checkpoint and run `evaluate_protocol` on `dataset` (what `stargan eval` does).
+
+    Synthetic data (animals, faces_gender) is rendered at the checkpoint's image size with the
+    preset's sizes; with `oracle`, the preset's oracle adds target accuracy and content preservation.
+    """
+    import dataclasses
+
+    nets, info = load_stargan_v2_for_eval(path, dataset if dataset in REAL_DOMAIN_SETS else None)
+    cfg = dataclasses.replace(cfg or EvalConfig(), latent_dim=nets.cfg.latent_dim)
+    nets = nets.to(resolve_device(cfg.device))
+    size = nets.cfg.image_size
+    train, test = _eval_data(dataset, data_dir, size, preset)
+    n_domains = len(train.label_names) if hasattr(train, "label_names") else None
+    if n_domains is not None and n_domains != nets.cfg.num_domains:
+        raise ConfigError(f"{path} was trained on {nets.cfg.num_domains} domains but {dataset!r} has {n_domains} "
+                          f"({', '.join(train.label_names)}); evaluate it on the dataset it was trained on")
+    orc = None
+    if oracle:
+        if dataset not in SYNTHETIC_DOMAIN_SETS:
+            raise ConfigError("--oracle needs synthetic data (animals, faces_gender): the oracles read the "
+                              "recorded factors of synthetic images")
+        from stargan_lib.data.oracle import get_oracle
+
+        orc = get_oracle(dataset, preset=preset, image_size=size, progress=progress, device=cfg.device)
+    result = evaluate_protocol(train, test, **stargan_v2_fns(nets), cfg=cfg, preset=preset, dataset=dataset,
+                               oracle=orc, progress=progress)
+    result["model"] = info
+    return result
