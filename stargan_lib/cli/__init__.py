@@ -16,6 +16,9 @@ from stargan_lib.errors import StarganError
 # One module per sub-command group, in the order `stargan --help` lists them.
 COMMAND_MODULES = [
     "stargan_lib.cli.data_cmd",
+    "stargan_lib.cli.metrics_cmd",
+    "stargan_lib.cli.train_cmd",
+    "stargan_lib.cli.params_cmd",
 ]
 
 
