@@ -1,0 +1,284 @@
+"""StarGAN v2's configuration: the paper's defaults (Appendix B/E) and the Table 1 ablation A–F.
+
+Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (configurations A–C) and
+`notebooks/05_stargan_v2_D_to_F.ipynb` (D–F); `06_ablation_table` runs all six.
+
+One dataclass, `StarGANv2Config`, whose defaults are the paper's: Adam β = (0, 0.99), learning rate
+1e-4 (1e-6 for the mapping network F), weight decay 1e-4, λ_sty = 1, λ_ds decayed linearly to 0
+over the run (2 for AFHQ, 1 for CelebA-HQ), λ_cyc = 1, R1 with γ = 1, batch 8, 100k iterations, 256 px, latent 16, style 64,
+EMA β = 0.999; the architecture of Appendix E (Tables 5–7). The defaults are configuration F on
+AFHQ (3 domains, λ_ds = 2; its synthetic stand-in "animals" is the course's main v2 dataset);
+`DATASETS` holds what changes for CelebA-HQ (2 domains, λ_ds = 1 and, in the official network, the
+high-pass face-heatmap skip w_hpf = 1; Table 1 was measured on CelebA-HQ).
+
+Five fields switch the components that Table 1 adds one after another:
+
+| field          | A        | B         | C       | D        | E          | F          |
+|----------------|----------|-----------|---------|----------|------------|------------|
+| adversarial    | wgan     | wgan      | nonsat  | nonsat   | nonsat     | nonsat     |
+| discriminator  | acgan    | multitask | multit. | multit.  | multitask  | multitask  |
+| conditioning   | concat   | concat    | adain   | adain    | adain      | adain      |
+| style          | label    | label     | label   | latent   | style_code | style_code |
+| lambda_ds      | 0        | 0         | 0       | 0        | 0          | 2 (CelebA-HQ 1) |
+
+`ABLATION[letter]` is the small dict of overrides that turns the defaults (F) into that letter.
+`make_config(letter, preset, dataset, **overrides)` applies, in order: defaults -> dataset ->
+preset -> ablation letter -> explicit overrides.
+
+Deviation (our reading where the paper is silent, Sec. 3.1):
+- A and B keep StarGAN v1's loss weights (λ_gp = 10, λ_cls = 1, λ_rec = λ_cyc = 10); C's "tuning"
+  switches to the v2 weights (λ_cyc = 1, R1 γ = 1). All six use StarGAN v2's optimiser (Adam
+  β = (0, 0.99), lr 1e-4, weight decay 1e-4), one D update per G update (v1 used five critic
+  updates per G update) and the v2 residual architecture, so only the named components differ.
+- "label" style in C is AdaIN of a learned per-domain embedding e_y (style_dim numbers per domain);
+  D feeds AdaIN with [e_y ; z] (the latent code injected next to the domain embedding), and its
+  encoder E has a single head that predicts z (the latent reconstruction loss ||z − E(G(x, z, y))||
+  of Sec. 3.1 has no domain subscript).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from stargan_lib.errors import ConfigError
+
+LETTERS = ("A", "B", "C", "D", "E", "F")
+ADVERSARIAL = ("wgan", "nonsat")
+DISCRIMINATORS = ("acgan", "multitask")
+CONDITIONING = ("concat", "adain")
+STYLES = ("label", "latent", "style_code")
+
+
+def _f(default: Any, help: str, choices: tuple | None = None) -> Any:
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = list(choices)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class StarGANv2Config:
+    """Everything a StarGAN v2 run depends on; the defaults are the paper's (configuration F)."""
+
+    # --- which Table 1 configuration (set through ABLATION; the switches below follow it)
+    config: str = _f("F", "Table 1 configuration letter", LETTERS)
+    adversarial: str = _f("nonsat", "adversarial loss: WGAN-GP (A, B) or non-saturating + R1 (C-F)",
+                          ADVERSARIAL)
+    discriminator: str = _f("multitask", "ACGAN (real/fake + classifier, A) or multi-task (one output "
+                                         "per domain, B-F)", DISCRIMINATORS)
+    conditioning: str = _f("adain", "how G receives the target: depth-wise concatenation (A, B) or "
+                                    "AdaIN (C-F)", CONDITIONING)
+    style: str = _f("style_code", "what G's code is made of: domain label (A-C), embedding + latent z "
+                                  "(D), style code from F / E (E, F)", STYLES)
+
+    # --- data: afhq / celeba_hq (real data with --data-dir, else their synthetic stand-ins
+    #     animals / faces_gender)
+    dataset: str = _f("afhq", "afhq (synthetic stand-in: animals) or celeba_hq (faces_gender)",
+                      ("afhq", "celeba_hq"))
+
+    # --- architecture (Appendix E); 0 means "derived from image_size as in the official code"
+    image_size: int = _f(256, "image side in pixels (a power of two)")
+    num_domains: int = _f(3, "number of domains K (AFHQ: 3, CelebA-HQ: 2)")
+    latent_dim: int = _f(16, "latent code z dimension")
+    style_dim: int = _f(64, "style code s dimension")
+    hidden_dim: int = _f(512, "mapping network hidden width")
+    mapping_shared: int = _f(4, "shared linear layers of the mapping network")
+    mapping_unshared: int = _f(4, "per-domain linear layers of the mapping network")
+    base_dim: int = _f(0, "channels after the first conv (0: 2**14 // image_size, i.e. 64 at 256 px)")
+    max_conv_dim: int = _f(512, "channel cap of G, E and D")
+    g_downsample: int = _f(0, "G's down/up-sampling blocks (0: log2(size) - 4, plus 1 with w_hpf)")
+    g_bottleneck: int = _f(2, "G's intermediate blocks in the encoder and in the decoder")
+    d_downsample: int = _f(0, "down-sampling blocks of D and E (0: log2(size) - 2, i.e. to 4x4)")
+    w_hpf: float = _f(0.0, "weight of the high-pass face-heatmap skip (CelebA-HQ official: 1; 0 = off)")
+
+    # --- objective (Eq. 1-5, Appendix B)
+    lambda_sty: float = _f(1.0, "λ_sty, style reconstruction (Eq. 2)")
+    lambda_ds: float = _f(2.0, "initial λ_ds, diversity sensitive loss (Eq. 3); AFHQ 2, CelebA-HQ 1")
+    ds_decay_iters: int = _f(100_000, "λ_ds decays linearly to 0 over this many iterations")
+    lambda_cyc: float = _f(1.0, "λ_cyc, cycle consistency (Eq. 4)")
+    lambda_lat: float = _f(1.0, "λ_lat, latent reconstruction of configuration D")
+    lambda_cls: float = _f(1.0, "λ_cls, domain classification of the ACGAN discriminator (A)")
+    lambda_gp: float = _f(10.0, "λ_gp, WGAN-GP gradient penalty (A, B)")
+    r1_gamma: float = _f(1.0, "γ of the R1 regulariser (C-F)")
+
+    # --- optimisation (Appendix B)
+    batch_size: int = _f(8, "global batch size (split across DDP processes)")
+    total_iters: int = _f(100_000, "training iterations")
+    lr: float = _f(1e-4, "learning rate of G, E and D")
+    f_lr: float = _f(1e-6, "learning rate of the mapping network F")
+    beta1: float = _f(0.0, "Adam β1")
+    beta2: float = _f(0.99, "Adam β2")
+    weight_decay: float = _f(1e-4, "Adam weight decay")
+    ema_beta: float = _f(0.999, "β of the exponential moving average of G, F, E")
+
+    # --- run
+    seed: int = _f(777, "random seed")
+    device: str = _f("auto", "auto, cpu, cuda or cuda:N")
+    amp_bf16: bool = _f(False, "bf16 autocast for the forward passes (memory/speed, CUDA)")
+    channels_last: bool = _f(False, "channels_last memory format (CUDA)")
+    grad_checkpoint: bool = _f(False, "gradient checkpointing of the residual blocks (memory)")
+    log_every: int = _f(100, "iterations between loss-history entries")
+    sample_every: int = _f(5000, "iterations between sample grids (0: never)")
+    ckpt_every: int = _f(10_000, "iterations between checkpoints (0: only at the end)")
+    out_dir: str = _f("", "run folder for checkpoints and samples ('' = keep in memory only)")
+
+
+# Per-dataset values of Appendix B/E. "animals" and "faces_gender" are the synthetic stand-ins.
+DATASETS: dict[str, dict[str, Any]] = {
+    "afhq": {"dataset": "afhq", "num_domains": 3, "lambda_ds": 2.0, "w_hpf": 0.0},
+    "celeba_hq": {"dataset": "celeba_hq", "num_domains": 2, "lambda_ds": 1.0, "w_hpf": 1.0},
+}
+DATASET_ALIASES = {"animals": "afhq", "faces_gender": "celeba_hq"}
+SYNTHETIC = {"afhq": "animals", "celeba_hq": "faces_gender"}
+
+# Overrides from the defaults (configuration F) to each Table 1 configuration.
+ABLATION: dict[str, dict[str, Any]] = {
+    "A": {"config": "A", "adversarial": "wgan", "discriminator": "acgan", "conditioning": "concat",
+          "style": "label", "lambda_ds": 0.0, "lambda_cyc": 10.0},
+    "B": {"config": "B", "adversarial": "wgan", "conditioning": "concat", "style": "label",
+          "lambda_ds": 0.0, "lambda_cyc": 10.0},
+    "C": {"config": "C", "style": "label", "lambda_ds": 0.0},
+    "D": {"config": "D", "style": "latent", "lambda_ds": 0.0},
+    "E": {"config": "E", "lambda_ds": 0.0},
+    "F": {"config": "F"},
+}
+
+# One line per configuration (README, notebooks, ablation table).
+DESCRIPTIONS = {
+    "A": "StarGAN baseline: WGAN-GP, ACGAN discriminator, target domain concatenated depth-wise",
+    "B": "+ multi-task discriminator (one real/fake output per domain)",
+    "C": "+ R1 regularisation with the non-saturating loss, AdaIN of a learned domain embedding",
+    "D": "+ latent code injection with latent reconstruction ||z - E(G(x, z, y))||",
+    "E": "+ mapping network F and style encoder E (per-domain heads), style reconstruction",
+    "F": "+ diversity regularisation (-λ_ds L_ds, λ_ds decayed linearly to 0)",
+}
+
+
+def ablation_overrides(letter: str) -> dict[str, Any]:
+    """The overrides of Table 1 configuration `letter`, with an error listing A–F for anything else."""
+    key = str(letter).strip().upper()
+    if key not in ABLATION:
+        raise ConfigError(f"unknown StarGAN v2 configuration {letter!r}; choose one of "
+                          f"{', '.join(LETTERS)} (Table 1 of the StarGAN v2 paper)")
+    return dict(ABLATION[key])
+
+
+def dataset_overrides(dataset: str | None) -> dict[str, Any]:
+    """What `dataset` changes (afhq/animals, celeba_hq/faces_gender); {} for None."""
+    if dataset is None:
+        return {}
+    key = DATASET_ALIASES.get(dataset, dataset)
+    if key not in DATASETS:
+        raise ConfigError(f"unknown StarGAN v2 dataset {dataset!r}; choose one of "
+                          f"{sorted(DATASETS) + sorted(DATASET_ALIASES)}")
+    return dict(DATASETS[key])
+
+
+def _replace(cfg: StarGANv2Config, overrides: Mapping[str, Any], where: str) -> StarGANv2Config:
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"{where}: StarGANv2Config has no field(s) {unknown}; valid fields: {sorted(names)}")
+    return dataclasses.replace(cfg, **overrides)
+
+
+def make_config(letter: str = "F", preset: Any = None, dataset: str | None = None,
+                **overrides: Any) -> StarGANv2Config:
+    """The configuration `letter` of Table 1 at `preset` (a name, a Preset or None = paper defaults).
+
+    Order: dataclass defaults -> `DATASETS[dataset]` -> preset's "stargan_v2" overrides ->
+    `ABLATION[letter]` -> `overrides`. The result is validated (see `validate`).
+    """
+    abl = ablation_overrides(letter)
+    cfg = _replace(StarGANv2Config(), dataset_overrides(dataset), f"dataset {dataset!r}")
+    if preset is not None:
+        from stargan_lib.presets import Preset, get_preset
+        p = preset if isinstance(preset, Preset) else get_preset(preset)
+        cfg = _replace(cfg, p.overrides("stargan_v2"), f"preset {p.name!r}")
+    cfg = _replace(cfg, abl, f"configuration {letter!r}")
+    cfg = _replace(cfg, overrides, "overrides")
+    return validate(cfg)
+
+
+# ----------------------------------------------------------------------------- derived sizes
+def base_dim(cfg: StarGANv2Config) -> int:
+    """Channels after the first convolution (official: 2**14 // image_size = 64 at 256 px)."""
+    return cfg.base_dim or max(1, 2 ** 14 // cfg.image_size)
+
+
+def g_downsample(cfg: StarGANv2Config) -> int:
+    """G's down-sampling blocks: log2(size) - 4 (16x16 bottleneck), one more with the high-pass skip."""
+    if cfg.g_downsample:
+        return cfg.g_downsample
+    return int(math.log2(cfg.image_size)) - 4 + (1 if cfg.w_hpf > 0 else 0)
+
+
+def d_downsample(cfg: StarGANv2Config) -> int:
+    """Down-sampling blocks of D and E: log2(size) - 2, leaving a 4x4 map for the last conv."""
+    return cfg.d_downsample or int(math.log2(cfg.image_size)) - 2
+
+
+def code_dim(cfg: StarGANv2Config) -> int:
+    """Width of the code G is conditioned on: K (one-hot, concat), style_dim, or style_dim + latent_dim (D)."""
+    if cfg.conditioning == "concat":
+        return cfg.num_domains
+    if cfg.style == "latent":
+        return cfg.style_dim + cfg.latent_dim
+    return cfg.style_dim
+
+
+def lambda_ds(cfg: StarGANv2Config, step: int) -> float:
+    """λ_ds at iteration `step` (0-based): λ_ds·(1 − step / ds_decay_iters), never below 0 (Appendix B).
+
+    A function of the step alone, so a resumed run continues the schedule where it stopped.
+    """
+    if cfg.lambda_ds == 0:
+        return 0.0
+    frac = min(max(step, 0), cfg.ds_decay_iters) / cfg.ds_decay_iters
+    return cfg.lambda_ds * (1.0 - frac)
+
+
+def guides(cfg: StarGANv2Config) -> tuple[str, ...]:
+    """Which syntheses are trained each iteration: ("det",) for A–C, ("latent",) for D,
+    ("latent", "reference") for E–F (the paper trains with reference images as well, Sec. 2.2)."""
+    if cfg.style == "label":
+        return ("det",)
+    if cfg.style == "latent":
+        return ("latent",)
+    return ("latent", "reference")
+
+
+def validate(cfg: StarGANv2Config) -> StarGANv2Config:
+    """Check the fields that the networks and losses rely on; errors name the field and the fix."""
+    def bad(msg: str) -> None:
+        raise ConfigError(msg)
+
+    if cfg.dataset not in DATASETS:
+        bad(f"dataset={cfg.dataset!r} is not one of {sorted(DATASETS)} (synthetic stand-ins: "
+            f"{sorted(DATASET_ALIASES)} map to them)")
+    if cfg.config not in LETTERS:
+        bad(f"unknown StarGAN v2 configuration {cfg.config!r}; choose one of {', '.join(LETTERS)}")
+    for name, allowed in (("adversarial", ADVERSARIAL), ("discriminator", DISCRIMINATORS),
+                          ("conditioning", CONDITIONING), ("style", STYLES)):
+        if getattr(cfg, name) not in allowed:
+            bad(f"{name}={getattr(cfg, name)!r} is not one of {allowed}")
+    if cfg.conditioning == "concat" and cfg.style != "label":
+        bad(f"conditioning='concat' takes only the domain label (style='label'), got style={cfg.style!r}; "
+            "use conditioning='adain' for latent or style codes")
+    if cfg.image_size < 8 or cfg.image_size & (cfg.image_size - 1):
+        bad(f"image_size={cfg.image_size} must be a power of two >= 8 (e.g. 16, 32, 256)")
+    if cfg.num_domains < 2:
+        bad(f"num_domains={cfg.num_domains}: translation needs at least 2 domains")
+    n_g, n_d = g_downsample(cfg), d_downsample(cfg)
+    if not 1 <= n_g or cfg.image_size >> n_g < 1:
+        bad(f"g_downsample={n_g} does not fit image_size={cfg.image_size}; lower it")
+    if not 1 <= n_d or cfg.image_size >> n_d < 1:
+        bad(f"d_downsample={n_d} does not fit image_size={cfg.image_size}; lower it")
+    if cfg.batch_size < 1 or cfg.total_iters < 0 or cfg.ds_decay_iters < 1:
+        bad("batch_size and ds_decay_iters must be >= 1 and total_iters >= 0")
+    if not 0.0 <= cfg.ema_beta < 1.0:
+        bad(f"ema_beta={cfg.ema_beta} must be in [0, 1)")
+    return cfg

@@ -1,0 +1,503 @@
+"""Training StarGAN v2 and its ablation A–F: one iteration = D steps, then G steps, then the EMA update.
+
+Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` and `notebooks/05_stargan_v2_D_to_F.ipynb`;
+`stargan train stargan_v2 --config A..F --preset ...` runs the same code from a shell, and
+`torchrun --nproc_per_node N ...` on several GPUs (see `stargan_lib.train.distributed`).
+
+One iteration (as Appendix B / the released training loop):
+  1. draw the global batch: sources x (domain y), target domains ỹ, latents z1, z2, a reference pair
+     (x_ref, x_ref2) of domain ỹ, and WGAN-GP interpolation weights — all from the seeded global RNG,
+     so a resumed run and a multi-process run see exactly the same numbers;
+  2. for each guide of the configuration (A–C: det; D: latent; E–F: latent, then reference):
+     D's loss (`losses.stargan_v2.compute_d_loss`) and one Adam step of D;
+  3. for each guide: G's loss (`compute_g_loss`) and an Adam step of G — and, on the latent/det pass,
+     of F, E and the domain embedding too (the released code steps only G on the reference pass);
+  4. EMA: θ_ema ← 0.999 θ_ema + 0.001 θ for G, F, E (evaluation uses the EMA networks).
+
+λ_ds is `configs_v2.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
+(the released code restarts it from its initial value on resume). Checkpoints
+(`<out_dir>/checkpoint.pt`, via `train.common.save_checkpoint`) hold the networks, EMA networks,
+optimisers, step, config, RNG state and loss history; `<out_dir>/nets_ema.ckpt` holds the EMA
+networks in the official `100000_nets_ema.ckpt` layout.
+
+Deviation: no random-resized-crop / flip augmentation (the synthetic sets are already varied);
+sources are drawn uniformly with replacement, reference pairs uniformly within the target domain
+(two different images).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from stargan_lib.configs_v2 import StarGANv2Config, guides, lambda_ds, validate
+from stargan_lib.data.base import ImageSet
+from stargan_lib.errors import ConfigError, DataError
+from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss
+from stargan_lib.models.stargan_v2 import (EMA_NAMES, StarGANv2Nets, build_nets, ema_copy,
+                                           set_grad_checkpointing, translate_det, translate_latent,
+                                           translate_reference, update_ema)
+from stargan_lib.train.common import check_finite, load_checkpoint, save_checkpoint
+from stargan_lib.train.distributed import DistContext, all_reduce_mean, barrier, shard, unwrap, wrap
+from stargan_lib.utils import atomic_torch_save, resolve_device, seed_everything
+
+CHECKPOINT_NAME = "checkpoint.pt"
+NETS_EMA_NAME = "nets_ema.ckpt"
+
+
+# ============================================================================ data
+class DomainImages:
+    """Random access to the training images by index, with their domain labels.
+
+    Wraps an in-memory `ImageSet` (uint8, converted per batch) or any dataset with a `labels` array and
+    items `(x, y)` (the real-data folder loaders). Only the sampled images are converted to float.
+    """
+
+    def __init__(self, data: Any, cfg: StarGANv2Config):
+        if isinstance(data, ImageSet):
+            if data.label_kind != "domain":
+                raise DataError(f"StarGAN v2 trains on domain-labelled images; {data.name!r} has "
+                                f"{data.label_kind} labels. Use animals / faces_gender (AFHQ / CelebA-HQ)")
+            self._images = data.images
+            size = data.image_size
+        else:
+            self._images = None
+            size = int(data[0][0].shape[-1])
+        self.data = data
+        self.labels = np.asarray(data.labels).astype(np.int64)
+        names = list(getattr(data, "label_names", []))
+        where = getattr(data, "root", None) or getattr(data, "name", "the training set")
+        if len(names) != cfg.num_domains:
+            raise DataError(f"configuration has num_domains={cfg.num_domains} but {where} has "
+                            f"{len(names)} domains ({', '.join(names)}); set num_domains={len(names)} "
+                            "(--num-domains) or use data with that many domains")
+        if size != cfg.image_size:
+            raise DataError(f"{where} holds {size} px images but image_size={cfg.image_size}; render/resize the "
+                            f"data to {cfg.image_size} px or set image_size={size}")
+        self.by_domain = [torch.from_numpy(np.flatnonzero(self.labels == k)) for k in range(cfg.num_domains)]
+        for k, idx in enumerate(self.by_domain):
+            if len(idx) < 2:
+                raise DataError(f"domain {names[k]!r} of {where} has {len(idx)} image(s); reference pairs need at "
+                                "least two images per domain")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def images(self, index: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float in [-1, 1]."""
+        idx = index.numpy()
+        if self._images is not None:
+            x = torch.from_numpy(np.ascontiguousarray(self._images[idx]))     # (B, H, W, 3) uint8
+            return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        return torch.stack([self.data[int(i)][0] for i in idx])
+
+    def sample(self, batch_size: int, latent_dim: int) -> dict[str, torch.Tensor]:
+        """One global batch, drawn from the global torch RNG (fixed order of draws)."""
+        n, k = len(self), len(self.by_domain)
+        idx = torch.randint(n, (batch_size,))
+        y_trg = torch.randint(k, (batch_size,))
+        r = torch.rand(batch_size, 2, dtype=torch.float64)
+        counts = torch.tensor([len(d) for d in self.by_domain])[y_trg]
+        i1 = (r[:, 0] * counts).long().clamp_max(counts - 1)
+        i2 = (i1 + 1 + (r[:, 1] * (counts - 1)).long().clamp_max(counts - 2)) % counts   # != i1
+        ref1 = torch.stack([self.by_domain[int(d)][int(i)] for d, i in zip(y_trg, i1)])
+        ref2 = torch.stack([self.by_domain[int(d)][int(i)] for d, i in zip(y_trg, i2)])
+        z1, z2 = torch.randn(batch_size, latent_dim), torch.randn(batch_size, latent_dim)
+        alpha = torch.rand(batch_size, 1, 1, 1)
+        return {"x": self.images(idx), "y": torch.from_numpy(self.labels[idx.numpy()]), "y_trg": y_trg,
+                "z1": z1, "z2": z2, "x_ref": self.images(ref1), "x_ref2": self.images(ref2), "alpha": alpha}
+
+
+# ============================================================================ sample grids
+@torch.no_grad()
+def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor | None = None,
+                 y_refs: torch.Tensor | None = None, n_styles: int = 3, seed: int = 0
+                 ) -> dict[str, tuple[torch.Tensor, int]]:
+    """Image grids as (images (N, 3, H, W) in [-1, 1], images per row), Fig. 3 style.
+
+    - "det" (A–C): each row a source, then its translation into every domain.
+    - "latent" (D–F): per target domain, each row a source and `n_styles` outputs; column j uses
+      the same latent z_j for every row (seeded by `seed`, independent of the training RNG).
+    - "reference" (E–F, when references are given): first row the references, then each row a source
+      and its translation with each reference's style.
+    """
+    cfg, k, n = nets.cfg, nets.cfg.num_domains, len(x_src)
+    dev = x_src.device
+    out: dict[str, tuple[torch.Tensor, int]] = {}
+    if cfg.style == "label":
+        cols = [x_src] + [translate_det(nets, x_src, torch.full((n,), d, device=dev)) for d in range(k)]
+        out["det"] = (torch.stack(cols, 1).flatten(0, 1), k + 1)
+        return out
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n_styles, cfg.latent_dim, generator=g).to(dev)
+    rows = []
+    for d in range(k):
+        y = torch.full((n,), d, device=dev)
+        outs = [translate_latent(nets, x_src, y, z[j].expand(n, -1)) for j in range(n_styles)]
+        rows.append(torch.stack([x_src] + outs, 1))                  # (n, 1 + n_styles, 3, H, W)
+    out["latent"] = (torch.cat(rows, 0).flatten(0, 1), n_styles + 1)
+    if cfg.style == "style_code" and x_refs is not None:
+        m = len(x_refs)
+        header = torch.cat([torch.ones_like(x_src[:1]), x_refs], 0)       # blank corner + references
+        body = []
+        for i in range(n):
+            xi = x_src[i:i + 1].expand(m, -1, -1, -1)
+            body.append(torch.cat([x_src[i:i + 1], translate_reference(nets, xi, y_refs, x_refs)], 0))
+        out["reference"] = (torch.cat([header] + body, 0), m + 1)
+    return out
+
+
+def save_grid(images: torch.Tensor, nrow: int, path: str | Path) -> None:
+    """Write an image grid (values in [-1, 1]) as PNG."""
+    from torchvision.utils import save_image
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_image(images.float().clamp(-1, 1).add(1).div(2), str(path), nrow=nrow, padding=1)
+
+
+# ============================================================================ trainer
+@dataclass
+class TrainResult:
+    """What `train` returns: the networks, their EMA copies (for evaluation), and the loss history."""
+
+    cfg: StarGANv2Config
+    nets: StarGANv2Nets
+    ema: StarGANv2Nets
+    history: dict[str, list[float]]
+    step: int
+    seconds: float
+    out_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoint(self) -> Path | None:
+        return self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None
+
+    @property
+    def seconds_per_iter(self) -> float | None:
+        """Wall-clock seconds per iteration of this call of `fit` (None when it ran no iteration)."""
+        n = self.extra.get("iters_run", 0)
+        return self.seconds / n if n else None
+
+
+class StarGANv2Trainer:
+    """Holds the networks, EMA copies and optimisers of one run and steps them.
+
+    `fit()` trains to `cfg.total_iters`; `train_step()` does one iteration and returns its losses
+    (averaged over processes when distributed). `save()` / `resume()` write and read the checkpoint.
+    """
+
+    def __init__(self, cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None,
+                 progress: bool = True, dist: DistContext | None = None):
+        validate(cfg)
+        if cfg.w_hpf > 0:
+            raise ConfigError(f"w_hpf={cfg.w_hpf}: the high-pass skip needs face heatmaps from the face-alignment "
+                              "network, which the course does not ship; train with --w-hpf 0 (the official "
+                              "checkpoint can still be loaded with load_official_nets_ema)")
+        self.cfg, self.progress = cfg, progress
+        self.dist = dist or DistContext(device=resolve_device(cfg.device))
+        self.device = self.dist.device
+        if cfg.batch_size % self.dist.world_size:
+            raise ConfigError(f"batch_size={cfg.batch_size} must be divisible by the {self.dist.world_size} "
+                              "processes (it is the global batch)")
+        self.data = DomainImages(data, cfg)
+        self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
+        seed_everything(cfg.seed)
+        self.nets = build_nets(cfg).to(self.device)
+        if cfg.channels_last:
+            self.nets.to(memory_format=torch.channels_last)
+        set_grad_checkpointing(self.nets, cfg.grad_checkpoint)
+        self.ema = ema_copy(self.nets)
+        set_grad_checkpointing(self.ema, False)
+        self.optims = {
+            name: torch.optim.Adam(net.parameters(), lr=cfg.f_lr if name == "mapping_network" else cfg.lr,
+                                   betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+            for name, net in self.nets.items()
+        }
+        unused = cfg.w_hpf > 0
+        self.train_nets = {name: wrap(net, self.dist, find_unused_parameters=unused)
+                           for name, net in self.nets.items()}
+        self.step = 0
+        self.history: dict[str, list[float]] = defaultdict(list)
+        self._window: dict[str, list[float]] = defaultdict(list)
+        self._sample_src = self._fixed_samples()
+
+    # ---------------------------------------------------------------- one iteration
+    def _batch(self) -> dict[str, torch.Tensor]:
+        batch = self.data.sample(self.cfg.batch_size, self.cfg.latent_dim)
+        batch = shard(batch, self.dist)
+        fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        return {k: (v.to(self.device, memory_format=fmt) if v.dim() == 4 and v.size(1) == 3 else v.to(self.device))
+                for k, v in batch.items()}
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp_bf16)
+
+    def _zero_grad(self) -> None:
+        for opt in self.optims.values():
+            opt.zero_grad(set_to_none=True)
+
+    def train_step(self) -> dict[str, float]:
+        """One iteration: D steps, G steps, EMA. Returns {"D/<guide>/<term>", "G/<guide>/<term>": value}."""
+        cfg, step = self.cfg, self.step
+        batch = self._batch()
+        logs: dict[str, float] = {}
+        for guide in guides(cfg):
+            with self._autocast():
+                loss, terms = compute_d_loss(self.train_nets, cfg, batch, step, guide)
+            check_finite(step, {f"D/{guide}/{k}": v for k, v in terms.items()})
+            self._zero_grad()
+            loss.backward()
+            self.optims["discriminator"].step()
+            logs.update({f"D/{guide}/{k}": v for k, v in terms.items()})
+        for guide in guides(cfg):
+            with self._autocast():
+                loss, terms = compute_g_loss(self.train_nets, cfg, batch, step, guide)
+            check_finite(step, {f"G/{guide}/{k}": v for k, v in terms.items()})
+            self._zero_grad()
+            loss.backward()
+            stepped = ["generator"] if guide == "reference" else [n for n in self.optims if n != "discriminator"]
+            for name in stepped:
+                self.optims[name].step()
+            logs.update({f"G/{guide}/{k}": v for k, v in terms.items()})
+        update_ema(self.ema, {k: unwrap(v) for k, v in self.nets.items()}, cfg.ema_beta)
+        logs = all_reduce_mean(logs, self.dist)
+        logs["lambda_ds"] = lambda_ds(cfg, step)
+        self.step += 1
+        return logs
+
+    def _record(self, logs: Mapping[str, float]) -> None:
+        for k, v in logs.items():
+            self._window[k].append(v)
+        if self.step % max(1, self.cfg.log_every) == 0:
+            self.history["step"].append(float(self.step))
+            for k, vals in self._window.items():
+                self.history[k].append(float(np.mean(vals)))
+            self._window.clear()
+
+    # ---------------------------------------------------------------- the loop
+    def fit(self, iters: int | None = None) -> TrainResult:
+        """Train until `cfg.total_iters` (or `iters` more iterations), with checkpoints and samples."""
+        cfg = self.cfg
+        stop = cfg.total_iters if iters is None else min(cfg.total_iters, self.step + iters)
+        t0, start = time.perf_counter(), self.step
+        bar = tqdm(total=stop, initial=self.step, desc=f"StarGAN v2 ({cfg.config})",
+                   disable=not self.progress or not self.dist.is_main, leave=False)
+        for net in self.nets.values():
+            net.train()
+        while self.step < stop:
+            logs = self.train_step()
+            self._record(logs)
+            bar.update(1)
+            if self.step % max(1, cfg.log_every) == 0:
+                bar.set_postfix({k.split("/")[0] + "/" + k.split("/")[-1]: f"{v:.3f}" for k, v in logs.items()
+                                 if k.endswith(("/adv", "/cyc", "/ds", "/sty", "/lat"))}, refresh=False)
+            if self.out_dir is not None:
+                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self.write_samples()
+                if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < stop:
+                    self.save()
+        bar.close()
+        iters_run = self.step - start
+        if self.out_dir is not None and iters_run:
+            self.save()
+            self.write_samples()
+        return TrainResult(cfg, self.nets, self.ema, dict(self.history), self.step,
+                           time.perf_counter() - t0, self.out_dir, {"iters_run": iters_run})
+
+    # ---------------------------------------------------------------- samples
+    def _fixed_samples(self) -> dict[str, torch.Tensor]:
+        """A few sources (one or two per domain) and one reference per domain, fixed for the whole run."""
+        k = self.cfg.num_domains
+        per = max(1, 4 // k)
+        src = torch.cat([d[:per] for d in self.data.by_domain])
+        refs = torch.stack([d[-1] for d in self.data.by_domain])
+        return {"x_src": self.data.images(src), "x_ref": self.data.images(refs), "y_ref": torch.arange(k)}
+
+    def grids(self) -> dict[str, tuple[torch.Tensor, int]]:
+        """Sample grids of the EMA networks (see `sample_grids`)."""
+        s = {k: v.to(self.device) for k, v in self._sample_src.items()}
+        return sample_grids(self.ema, s["x_src"], s["x_ref"], s["y_ref"], seed=self.cfg.seed)
+
+    def write_samples(self) -> list[Path]:
+        """Save the grids as `<out_dir>/samples/<step>_<kind>.png` (main process only)."""
+        if self.out_dir is None or not self.dist.is_main:
+            return []
+        paths = []
+        for kind, (imgs, nrow) in self.grids().items():
+            path = self.out_dir / "samples" / f"{self.step:06d}_{kind}.png"
+            save_grid(imgs.cpu(), nrow, path)
+            paths.append(path)
+        return paths
+
+    # ---------------------------------------------------------------- checkpoints
+    def _all_nets(self) -> dict[str, torch.nn.Module]:
+        return {**{k: unwrap(v) for k, v in self.nets.items()}, **{f"ema_{k}": v for k, v in self.ema.items()}}
+
+    def save(self, path: str | Path | None = None) -> Path | None:
+        """Write the full checkpoint (and the EMA networks in the official layout); main process only."""
+        path = Path(path) if path is not None else (self.out_dir / CHECKPOINT_NAME if self.out_dir else None)
+        if path is None:
+            raise ConfigError("no out_dir was given: pass a checkpoint path to save()")
+        if self.dist.is_main:
+            save_checkpoint(path, step=self.step, cfg=self.cfg, nets=self._all_nets(), optims=self.optims,
+                            history=self.history, extra={"lambda_ds": lambda_ds(self.cfg, self.step),
+                                                         "world_size": self.dist.world_size})
+            save_nets_ema(self.ema, path.parent / NETS_EMA_NAME)
+        barrier(self.dist)
+        return path
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Continue from a checkpoint (default `<out_dir>/checkpoint.pt`); False when there is none.
+
+        Refuses checkpoints of another configuration (the error lists the differing fields/keys).
+        Networks, EMA, optimisers, step, loss history and RNG state are restored, so the run goes on
+        exactly as if it had not stopped (λ_ds included: it is a function of the step).
+        """
+        path = Path(path) if path is not None else (self.out_dir / CHECKPOINT_NAME if self.out_dir else None)
+        if path is None or not path.is_file():
+            return False
+        # loaded on the CPU: the saved RNG states must stay CPU tensors; weights are copied to the device
+        state = load_checkpoint(path, cfg=self.cfg, nets=self._all_nets(), optims=self.optims,
+                                map_location="cpu")
+        self.step = int(state["step"])
+        self.history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
+        self._window.clear()
+        return True
+
+
+def save_nets_ema(ema: Mapping[str, torch.nn.Module], path: str | Path) -> None:
+    """The EMA networks as {generator, mapping_network, style_encoder[, domain_embedding]} state dicts:
+    the layout of the official `100000_nets_ema.ckpt` (for configuration F)."""
+    atomic_torch_save({k: unwrap(v).state_dict() for k, v in ema.items() if k in EMA_NAMES}, path)
+
+
+def train(cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None, resume: bool = True,
+          progress: bool = True, dist: DistContext | None = None, iters: int | None = None) -> TrainResult:
+    """Train configuration `cfg` on `data` (an ImageSet with domain labels); resume from `out_dir`
+    when it holds a checkpoint of the same configuration. Returns nets, EMA nets and history."""
+    trainer = StarGANv2Trainer(cfg, data, out_dir=out_dir, progress=progress, dist=dist)
+    if resume:
+        trainer.resume()
+    result = trainer.fit(iters)
+    result.extra["trainer"] = trainer
+    return result
+
+
+def seconds_per_iter(cfg: StarGANv2Config, data: Any, iters: int = 3, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of `iters` single training iterations after `warmup` (benchmarks)."""
+    trainer = StarGANv2Trainer(cfg, data, progress=False)
+    for _ in range(warmup):
+        trainer.train_step()
+    times = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        trainer.train_step()
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize(trainer.device)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+# ============================================================================ command line
+def load_training_data(cfg: StarGANv2Config, preset: Any = None, data_dir: str | None = None) -> Any:
+    """The training set of `cfg.dataset`: its synthetic stand-in (animals / faces_gender) at the
+    preset's size, or the real AFHQ / CelebA-HQ `train` folder when `data_dir` is given."""
+    from stargan_lib.configs_v2 import SYNTHETIC
+
+    if data_dir:
+        from stargan_lib.data.datasets import open_dataset
+        return open_dataset(cfg.dataset, "train", data_dir=data_dir, image_size=cfg.image_size)
+    from stargan_lib.data.synthetic import make_dataset
+    return make_dataset(SYNTHETIC[cfg.dataset], "train", image_size=cfg.image_size, preset=preset)
+
+
+def cli_make_config(preset: str | None, overrides: dict[str, Any]) -> StarGANv2Config:
+    """`stargan train|params stargan_v2`: `--config X` picks the Table 1 letter (its ABLATION overrides
+    are applied), `--dataset` the DATASETS values; the other flags override fields afterwards."""
+    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.presets import get_preset
+
+    overrides = dict(overrides)
+    letter = overrides.pop("config", "F")
+    dataset = overrides.pop("dataset", None)
+    return make_config(letter, get_preset(preset), dataset, **overrides)
+
+
+def cli_run(cfg: StarGANv2Config, args: Any) -> TrainResult:
+    """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out."""
+    from stargan_lib.train.distributed import cleanup, init_distributed
+
+    ctx = init_distributed(cfg.device)
+    try:
+        data = load_training_data(cfg, args.preset, getattr(args, "data_dir", None))
+        return train(cfg, data, out_dir=args.out, progress=getattr(args, "progress", True), dist=ctx)
+    finally:
+        cleanup(ctx)
+
+
+def cli_param_counts(cfg: StarGANv2Config, args: Any = None) -> dict[str, Any]:
+    """`stargan params stargan_v2`: parameters per network (official names) and their total.
+    With `--dataset celeba_hq` at the paper preset the generator includes the high-pass skip's
+    architecture (w_hpf = 1); the face-alignment network is not counted (nor is it in the official G)."""
+    from stargan_lib.models.stargan_v2 import param_counts
+
+    counts = param_counts(cfg)
+    return {**counts, "total": sum(counts.values()), "config": cfg.config, "dataset": cfg.dataset,
+            "image_size": cfg.image_size, "num_domains": cfg.num_domains}
+
+
+def load_trained(path: str | Path, device: str = "cpu") -> tuple[StarGANv2Config, StarGANv2Nets, dict]:
+    """The config and EMA networks of a `stargan train stargan_v2` checkpoint."""
+    from stargan_lib.train.common import load_state_dict_checked
+    from stargan_lib.utils import safe_torch_load
+
+    state = safe_torch_load(path, map_location=device)
+    if not isinstance(state, dict) or state.get("config_class") != "StarGANv2Config":
+        raise ConfigError(f"{path} is not a StarGAN v2 training checkpoint")
+    cfg = validate(StarGANv2Config(**{k: v for k, v in state["config"].items()}))
+    ema = ema_copy(build_nets(cfg))
+    for name, net in ema.items():
+        load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
+    return cfg, ema.to(resolve_device(device)), state
+
+
+def cli_sample(path: str, args: Any) -> Path:
+    """`stargan sample checkpoint.pt --out grid.png`: the latent (and reference) grid of held-out images,
+    or the one-output-per-domain grid for A–C, with the EMA networks."""
+    from stargan_lib.configs_v2 import SYNTHETIC
+
+    cfg, ema, _ = load_trained(path, getattr(args, "device", "cpu"))
+    if getattr(args, "data_dir", None):
+        from stargan_lib.data.datasets import open_dataset, to_imageset
+        test = to_imageset(open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size))
+    else:
+        from stargan_lib.data.synthetic import make_dataset
+        test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=args.preset)
+    data = DomainImages(test, cfg)
+    n = max(1, int(getattr(args, "n", 4)))
+    dev = next(ema.parameters()).device
+    src = torch.cat([d[: max(1, n // cfg.num_domains)] for d in data.by_domain])[:n]
+    refs = torch.stack([d[-1] for d in data.by_domain])
+    grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
+                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed)
+    kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
+    imgs, nrow = grids[kind]
+    out = Path(args.out)
+    save_grid(imgs.cpu(), nrow, out)
+    for other, (im, nr) in grids.items():
+        if other != kind:
+            save_grid(im.cpu(), nr, out.with_name(f"{out.stem}_{other}{out.suffix}"))
+    return out
+
+
+__all__ = ["DomainImages", "StarGANv2Trainer", "TrainResult", "train", "sample_grids", "save_grid",
+           "save_nets_ema", "seconds_per_iter", "load_training_data", "load_trained", "cli_make_config",
+           "cli_run", "cli_param_counts", "cli_sample"]
