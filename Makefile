@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (stargan-course)"
-	$(BIN)/stargan weights
+	$(BIN)/stargan weights --quiet
 	touch $(STAMP)
 
 test: setup test-unit test-notebooks
 
+# `stargan weights` is instant when the FID/LPIPS weights are cached, and provisions them when not.
 test-unit: setup
+	$(BIN)/stargan weights --quiet
 	$(BIN)/python -m pytest tests -q
 
 # The notebooks and the solutions run at the smoke preset under strict nbval.
