@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -261,3 +261,82 @@ def load_trained(path: str | Path, device: str = "cpu") -> tuple[CycleGANConfig,
         load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
         net.to(resolve_device(device)).eval()
     return cfg, nets, state
+
+
+# ============================================================================ evaluation with the oracles
+def oracle_reading(oracle: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """What an oracle (`stargan_lib.data.get_oracle`) reads from images x (N, 3, H, W) in [-1, 1]:
+    its logits (N, K) and content factors {name: (N, k)}, on the CPU."""
+    out = oracle.predict(x)
+    factors = {k: v.detach().float().reshape(len(v), -1).cpu() for k, v in out["factors"].items()}
+    return out["logits"].detach().float().cpu(), factors
+
+
+def score_edit(oracle: Any, source: torch.Tensor | tuple, x_fake: torch.Tensor, y_src: torch.Tensor,
+               y_trg: torch.Tensor, rows: torch.Tensor | None = None, seed: int = 0) -> dict[str, float]:
+    """Oracle scores of an attribute edit on binary labels: x_fake should show y_trg where x showed y_src.
+
+    source: the source images (N, 3, H, W), or their `oracle_reading` (computed once for several
+    edits; `rows` then selects the edited images from it). Returns
+      target_accuracy  fraction of images whose *changed* attributes all read as the target
+                       (1 - the StarGAN v1 paper's "classification error", Table 3)
+      kept_accuracy    fraction of (image, unchanged attribute) pairs still read as the source's label
+      content_error    normalised difference of the content factors read from input and output
+                       (0 = kept; `content_error_shuffled` is the "nothing kept" level), content_corr
+      n                images scored
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`; StarGAN v1 uses it in notebook 02.
+    """
+    from stargan_lib.metrics.oracle_metrics import content_preservation
+
+    if getattr(oracle, "label_kind", None) != "binary":
+        raise ConfigError("score_edit reads binary attributes; use an oracle of a binary-attribute dataset "
+                          "(faces)")
+    logits_src, f_src = oracle_reading(oracle, source) if torch.is_tensor(source) else source
+    if rows is not None:
+        f_src = {k: v[rows] for k, v in f_src.items()}
+    y_src, y_trg = y_src.float().cpu(), y_trg.float().cpu()
+    if y_src.shape != y_trg.shape or len(y_trg) != len(x_fake):
+        raise ConfigError(f"score_edit got {len(x_fake)} translated images, source labels {tuple(y_src.shape)} "
+                          f"and target labels {tuple(y_trg.shape)}; give one (k,) label of each per image")
+    logits, f_fake = oracle_reading(oracle, x_fake)
+    read_ok = (logits > 0) == (y_trg > 0.5)                                # (n, k)
+    changed = y_trg != y_src
+    target_ok = (read_ok | ~changed).all(1)                               # every changed attribute right
+    kept = read_ok[~changed]
+    cp = content_preservation(oracle, None, None, seed=seed, factors_src=f_src, factors_fake=f_fake)
+    return {"target_accuracy": float(target_ok.float().mean()),
+            "kept_accuracy": float(kept.float().mean()) if kept.numel() else float("nan"),
+            "content_error": cp["error"], "content_corr": cp["corr"],
+            "content_error_shuffled": cp["error_shuffled"], "n": int(len(y_trg))}
+
+
+@torch.no_grad()
+def evaluate_cyclegan(nets: dict[str, nn.Module], cfg: CycleGANConfig, imageset: ImageSet, oracle: Any,
+                      batch_size: int = 256, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Oracle scores of both directions on held-out images of a binary-attribute set (faces).
+
+    "A->B": the images of domain A (see `domain_indices`) translated by G_AB, whose target is the
+    same labels with domain_a switched off and domain_b on; "B->A" likewise with G_BA.
+    Each entry is a `score_edit` dict. Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
+    """
+    if imageset.label_kind != "binary":
+        raise ConfigError(f"evaluate_cyclegan scores attribute edits; {imageset.name!r} has {imageset.label_kind} "
+                          "labels")
+    names = list(imageset.label_names)
+    out = {}
+    directions = (("A->B", cfg.domain_a, cfg.domain_b, "G_AB"), ("B->A", cfg.domain_b, cfg.domain_a, "G_BA"))
+    for key, src, dst, gen in directions:
+        idx = domain_indices(imageset.labels, names, "binary", src, dst)
+        if len(idx) == 0:
+            continue
+        x, y = imageset.subset(idx).tensors()
+        y_trg = y.clone()
+        y_trg[:, names.index(src)], y_trg[:, names.index(dst)] = 0.0, 1.0
+        G = nets[gen]
+        was_training = G.training
+        G.eval()
+        device = next(G.parameters()).device
+        x_fake = torch.cat([G(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+        G.train(was_training)
+        out[key] = score_edit(oracle, x, x_fake, y, y_trg, seed=seed)
+    return out

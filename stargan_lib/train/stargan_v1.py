@@ -34,7 +34,7 @@ from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
 from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
 from stargan_lib.train.common import check_finite, linear_decay, load_checkpoint, save_checkpoint
-from stargan_lib.train.cyclegan import TrainResult, fixed_batch, save_grid, set_lr
+from stargan_lib.train.cyclegan import TrainResult, fixed_batch, oracle_reading, save_grid, score_edit, set_lr
 from stargan_lib.utils import resolve_device, seed_everything
 
 CHECKPOINT = "checkpoint.pt"
@@ -241,3 +241,172 @@ def load_trained(path: str | Path, device: str = "cpu") -> tuple[StarGANv1Config
         load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
         net.to(resolve_device(device)).eval()
     return cfg, nets, state
+
+
+# ============================================================================ evaluation with the oracles
+# The columns of the v1 paper's Fig. 4: single-attribute transfers, then combinations.
+# "Hair" means "another hair colour" (see `edit_attributes`); Male and Young are flipped.
+FIG4_TASKS: dict[str, tuple[str, ...]] = {
+    "Black": ("Black_Hair",), "Blond": ("Blond_Hair",), "Brown": ("Brown_Hair",),
+    "Gender": ("Male",), "Aged": ("Young",),
+    "H+G": ("Hair", "Male"), "H+A": ("Hair", "Young"), "G+A": ("Male", "Young"), "H+G+A": ("Hair", "Male", "Young"),
+}
+SINGLE_TASKS = ("Black", "Blond", "Brown", "Gender", "Aged")
+
+
+def edit_attributes(y: torch.Tensor, label_names: Sequence[str], changes: Sequence[str]) -> torch.Tensor:
+    """Target attribute vectors (B, k) for binary labels `y` (B, k): the edits of Fig. 4.
+
+    A hair-colour name sets that hair colour (and clears the other hair colours); "Hair" moves each
+    image to the next hair colour (black -> blond -> brown -> black; grey/red hair -> black); any
+    other attribute name is flipped (Male: change gender, Young: age, or rejuvenate).
+    Introduced in `notebooks/02_stargan_v1.ipynb`.
+    """
+    names = list(label_names)
+    if y.dim() != 2 or y.size(1) != len(names):
+        raise ConfigError(f"edit_attributes needs binary labels of shape (B, {len(names)}), got {tuple(y.shape)}")
+    hair = [names.index(n) for n in HAIR_ATTRS if n in names]
+    t = y.clone().float()
+    for change in changes:
+        if change == "Hair":
+            if len(hair) < 2:
+                raise ConfigError(f"'Hair' needs at least two hair-colour labels among {names}")
+            now = y[:, hair]                                               # (B, n_hair)
+            nxt = torch.where(now.sum(1) > 0, (now.argmax(1) + 1) % len(hair), torch.zeros_like(now[:, 0]).long())
+            t[:, hair] = 0
+            t[torch.arange(len(t)), torch.tensor(hair)[nxt]] = 1
+        elif change in names and names.index(change) in hair:
+            t[:, hair] = 0
+            t[:, names.index(change)] = 1
+        elif change in names:
+            i = names.index(change)
+            t[:, i] = 1 - t[:, i]
+        else:
+            raise ConfigError(f"unknown attribute {change!r}; choose from {names} or 'Hair'")
+    return t
+
+
+@torch.no_grad()
+def translate(G: nn.Module, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G(x, c) in evaluation mode, in batches; returns CPU images in [-1, 1] of x's shape.
+
+    x: (N, 3, H, W) in [-1, 1]; c: (N, n_c) labels as G takes them (see `generator_label`).
+    """
+    if len(x) != len(c):
+        raise ConfigError(f"translate got {len(x)} images but {len(c)} labels; give one label per image")
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    out = [G(x[i:i + batch_size].to(device), c[i:i + batch_size].to(device)).cpu()
+           for i in range(0, len(x), batch_size)]
+    G.train(was_training)
+    return torch.cat(out) if out else x[:0].clone()
+
+
+@torch.no_grad()
+def evaluate_attribute_transfer(G: nn.Module, cfg: StarGANv1Config, imageset: ImageSet, oracle: Any,
+                                tasks: dict[str, Sequence[str]] | None = None, dataset: int = 0,
+                                batch_size: int = 256, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Score attribute transfer on held-out binary-labelled images with the dataset's oracle.
+
+    For each task (default: the Fig. 4 columns, `FIG4_TASKS`) every image whose target differs
+    from its own labels is translated; the oracle then reads the result:
+      target_accuracy  fraction of images whose *changed* attributes all read as the target
+                       (1 - the v1 paper's "classification error", Table 3)
+      kept_accuracy    fraction of (image, unchanged attribute) pairs that still read as before
+      content_error    oracle-read content factors of output vs input (0 = kept; see
+                       `stargan_lib.metrics.oracle_metrics.content_preservation`), content_corr,
+                       and content_error_shuffled (the "nothing kept" level)
+    A "real" row gives the oracle's accuracy on the untouched inputs (the "Real images" row of
+    Table 3). Introduced in `notebooks/02_stargan_v1.ipynb`; `benchmarks/bench_v1_quality.py`
+    runs it at the course preset.
+    """
+    if imageset.label_kind != "binary":
+        raise ConfigError(f"evaluate_attribute_transfer needs a binary-attribute set, got {imageset.name!r} "
+                          f"({imageset.label_kind}); use evaluate_domain_transfer for one-hot labels")
+    tasks = FIG4_TASKS if tasks is None else tasks
+    x, y = imageset.tensors()                                               # (N, 3, H, W), (N, k)
+    source = oracle_reading(oracle, x)
+    results: dict[str, dict[str, float]] = {
+        "real": {"target_accuracy": float(((source[0] > 0) == (y > 0.5)).float().mean()), "n": len(y)}}
+    for name, changes in tasks.items():
+        y_trg = edit_attributes(y, imageset.label_names, changes)
+        rows = (y_trg != y).any(1)                                           # images this task changes
+        if not rows.any():
+            continue
+        x_fake = translate(G, x[rows], generator_label(cfg, y_trg[rows], dataset), batch_size)
+        results[name] = score_edit(oracle, source, x_fake, y[rows], y_trg[rows], rows=rows, seed=seed)
+    return results
+
+
+def with_mask(cfg: StarGANv1Config, c: torch.Tensor, mask_dataset: int) -> torch.Tensor:
+    """A copy of unified labels c̃ = [c1, c2, m] whose mask m says `mask_dataset` instead.
+
+    The wrong-mask experiment of the v1 paper's Fig. 7: ask for an expression (c2 set) but tell G
+    that the faces labels c1 (all zero here) are the known ones. Introduced in
+    `notebooks/03_mask_vector_joint_training.ipynb`.
+    """
+    if not cfg.joint:
+        raise ConfigError("with_mask needs a joint (two-dataset) config: only the unified label c̃ has a mask")
+    if not 0 <= mask_dataset < len(cfg.datasets):
+        raise ConfigError(f"mask_dataset={mask_dataset} out of range for datasets {cfg.datasets}")
+    if c.dim() != 2 or c.size(1) != cfg.g_label_dim:
+        raise ConfigError(f"with_mask expects unified labels of shape (B, {cfg.g_label_dim}), got {tuple(c.shape)}")
+    out = c.clone()
+    n = len(cfg.datasets)
+    out[:, -n:] = 0
+    out[:, out.size(1) - n + mask_dataset] = 1
+    return out
+
+
+@torch.no_grad()
+def evaluate_domain_transfer(G: nn.Module, cfg: StarGANv1Config, x: torch.Tensor, oracle: Any, dataset: int = 0,
+                             content_oracle: Any | None = None, mask_dataset: int | None = None,
+                             batch_size: int = 256, seed: int = 0) -> dict[str, Any]:
+    """Translate every image of x (N, 3, H, W) to every class of one-hot dataset `dataset` and score it.
+
+    `oracle` reads the class (the expressions oracle for expression synthesis); `content_oracle`
+    (default `oracle`) reads the content factors and, for a binary oracle, the attributes of the
+    outputs. `mask_dataset` replaces the mask vector (see `with_mask`, Fig. 7).
+    Returns {"accuracy": overall target accuracy, "per_class": {class: accuracy},
+    "content_error", "content_corr", "content_error_shuffled", "attributes": {attribute: fraction of
+    outputs read as having it} (binary content oracle only), "n": images per class}.
+    Introduced in `notebooks/03_mask_vector_joint_training.ipynb` (JNT vs SNG, the wrong mask).
+    """
+    from stargan_lib.metrics.oracle_metrics import content_preservation
+
+    if cfg.label_kinds[dataset] != "domain":
+        raise ConfigError(f"dataset {cfg.datasets[dataset]!r} has binary labels; use evaluate_attribute_transfer")
+    content_oracle = oracle if content_oracle is None else content_oracle
+    n_cls = cfg.label_dims[dataset]
+    names = list(getattr(oracle, "label_names", [str(k) for k in range(n_cls)]))
+    if len(names) != n_cls:
+        raise ConfigError(f"the oracle reads {len(names)} labels but dataset {cfg.datasets[dataset]!r} has {n_cls}; "
+                          f"use the oracle of that dataset (get_oracle({cfg.datasets[dataset]!r}))")
+    _, f_src = oracle_reading(content_oracle, x)
+    hits, per_class, fakes_factors, attr_rates = [], {}, [], []
+    for k in range(n_cls):
+        c = generator_label(cfg, torch.full((len(x),), k, dtype=torch.long), dataset)
+        if mask_dataset is not None:
+            c = with_mask(cfg, c, mask_dataset)
+        x_fake = translate(G, x, c, batch_size)
+        logits, f_fake = oracle_reading(oracle, x_fake)
+        ok = logits.argmax(1) == k
+        hits.append(ok)
+        per_class[names[k]] = float(ok.float().mean())
+        c_logits = logits
+        if content_oracle is not oracle:
+            c_logits, f_fake = oracle_reading(content_oracle, x_fake)
+        fakes_factors.append(f_fake)
+        if getattr(content_oracle, "label_kind", None) == "binary":
+            attr_rates.append((c_logits > 0).float().mean(0))
+    f_src_all = {key: v.repeat(n_cls, 1) for key, v in f_src.items()}
+    f_fake_all = {key: torch.cat([f[key] for f in fakes_factors]) for key in f_src}
+    cp = content_preservation(content_oracle, None, None, seed=seed, factors_src=f_src_all, factors_fake=f_fake_all)
+    out: dict[str, Any] = {"accuracy": float(torch.cat(hits).float().mean()), "per_class": per_class,
+                           "content_error": cp["error"], "content_corr": cp["corr"],
+                           "content_error_shuffled": cp["error_shuffled"], "n": len(x)}
+    if attr_rates:
+        rates = torch.stack(attr_rates).mean(0)
+        out["attributes"] = dict(zip(content_oracle.label_names, map(float, rates)))
+    return out

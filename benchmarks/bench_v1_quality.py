@@ -1,0 +1,162 @@
+"""Quality of StarGAN v1 at a preset, read by the oracles (a benchmark, not a test).
+
+Attribute transfer (notebook 02): trains StarGAN v1 on the synthetic faces (or reuses the run in
+--out), translates the held-out faces to every column of the paper's Fig. 4 and reports, per task,
+the oracle's target-attribute accuracy (1 - the paper's classification error), how often the
+unchanged attributes stay as they were, and content preservation.
+
+Joint training (notebook 03, --joint): trains StarGAN-JNT (faces + expressions, mask vector) and
+StarGAN-SNG (expressions only), translates held-out *faces* images to the 8 expressions and reports
+the expressions oracle's accuracy for each, plus the wrong-mask experiment (Fig. 7). As a sanity
+check of the oracle on that capture style, it also scores faces images *painted* with each
+expression (the renderer's ground truth).
+
+    .venv/bin/python benchmarks/bench_v1_quality.py --preset course
+    .venv/bin/python benchmarks/bench_v1_quality.py --preset course --joint
+    .venv/bin/python benchmarks/bench_v1_quality.py --preset course --set total_iters=3000 --set g_lr=5e-4
+
+Runs are stored under --out (default results/bench_v1/<preset>[-<overrides>]) and resumed, so a
+second call only evaluates. Prints a table and writes quality.json next to the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from stargan_lib.data import get_oracle, make_dataset, paint_factors  # noqa: E402
+from stargan_lib.models.stargan_v1 import config_for  # noqa: E402
+from stargan_lib.presets import get_preset  # noqa: E402
+from stargan_lib.train.stargan_v1 import (SINGLE_TASKS, evaluate_attribute_transfer,  # noqa: E402
+                                          evaluate_domain_transfer, train)
+
+EXPRESSION_FACTORS = ("brow_raise", "brow_tilt", "eye_open", "mouth_curve", "mouth_open", "mouth_width",
+                      "mouth_asym", "teeth", "nose_wrinkle")
+
+
+def parse_sets(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def run_name(preset: str, overrides: dict) -> str:
+    return "-".join([preset] + [f"{k}={v}" for k, v in sorted(overrides.items())]).replace("/", "_")
+
+
+def timed_train(cfg, out: Path, preset: str) -> dict:
+    t0 = time.perf_counter()
+    res = train(cfg, out, preset=preset, progress=False)
+    return {"step": res.step, "seconds_per_iter": res.seconds_per_iter, "wall_s": time.perf_counter() - t0,
+            "nets": res.nets}
+
+
+def attribute_transfer(args, overrides) -> dict:
+    cfg = config_for(args.preset, device="cpu", **overrides)
+    out = args.out or REPO / "results" / "bench_v1" / run_name(args.preset, overrides)
+    run = timed_train(cfg, Path(out), args.preset)
+    oracle = get_oracle("faces", preset=args.preset, progress=False, device="cpu")
+    test = make_dataset("faces", "test", preset=args.preset)
+    t0 = time.perf_counter()
+    scores = evaluate_attribute_transfer(run["nets"]["G"], cfg, test, oracle)
+    eval_s = time.perf_counter() - t0
+    print(f"# StarGAN v1, preset {args.preset}, overrides {overrides}: {run['step']} iterations, "
+          f"{run['seconds_per_iter']:.3f} s/it this call, train wall {run['wall_s']:.0f} s, eval {eval_s:.0f} s, "
+          f"load avg {os.getloadavg()[0]:.1f}")
+    print(f"{'task':8} {'n':>5} {'target acc':>10} {'kept acc':>9} {'content err':>11} {'(shuffled)':>10} {'corr':>6}")
+    for name, s in scores.items():
+        if name == "real":
+            print(f"{'real':8} {s['n']:>5} {s['target_accuracy']:>10.1%}   (oracle on the untouched inputs)")
+            continue
+        print(f"{name:8} {s['n']:>5} {s['target_accuracy']:>10.1%} {s['kept_accuracy']:>9.1%} "
+              f"{s['content_error']:>11.3f} {s['content_error_shuffled']:>10.3f} {s['content_corr']:>6.3f}")
+    single = [scores[t]["target_accuracy"] for t in SINGLE_TASKS if t in scores]
+    print(f"single-attribute transfer: min {min(single):.1%}, mean {np.mean(single):.1%} (goal: >= 90% each)")
+    report = {"preset": args.preset, "overrides": overrides, "step": run["step"],
+              "seconds_per_iter": run["seconds_per_iter"], "scores": scores}
+    (Path(out) / "quality.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def faces_with_expressions(preset: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out faces painted with the labelled expressions of held-out expression images (ground truth)."""
+    faces = make_dataset("faces", "test", preset=preset)
+    expr = make_dataset("expressions", "test", preset=preset)
+    n = min(n, len(faces), len(expr))
+    factors = {k: np.array(v[:n]) for k, v in faces.factors.items()}
+    for k in EXPRESSION_FACTORS:
+        factors[k] = np.array(expr.factors[k][:n])
+    images = paint_factors("faces", factors, faces.image_size)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    return x, torch.from_numpy(expr.labels[:n]).long()
+
+
+def joint_training(args, overrides) -> dict:
+    base = Path(args.out or REPO / "results" / "bench_v1" / run_name(args.preset + "-joint", overrides))
+    cfgs = {"JNT": config_for(args.preset, device="cpu", datasets=("faces", "expressions"), **overrides),
+            "SNG": config_for(args.preset, device="cpu", datasets=("expressions",), c_dim=8, **overrides)}
+    runs = {name: timed_train(cfg, base / name, args.preset) for name, cfg in cfgs.items()}
+    expr_oracle = get_oracle("expressions", preset=args.preset, progress=False, device="cpu")
+    face_oracle = get_oracle("faces", preset=args.preset, progress=False, device="cpu")
+    x_faces, _ = make_dataset("faces", "test", preset=args.preset).tensors()
+    x_faces = x_faces[:args.n_eval]
+    x_gt, y_gt = faces_with_expressions(args.preset, args.n_eval)
+    gt_acc = float((expr_oracle.predict(x_gt)["labels"].cpu() == y_gt).float().mean())
+    print(f"# joint training, preset {args.preset}, overrides {overrides}, load avg {os.getloadavg()[0]:.1f}")
+    for name, run in runs.items():
+        print(f"{name}: {run['step']} iterations, {run['seconds_per_iter']:.3f} s/it this call, "
+              f"train wall {run['wall_s']:.0f} s")
+    print(f"expressions oracle on faces painted with each expression (ground truth): {gt_acc:.1%}")
+    report = {"preset": args.preset, "overrides": overrides, "oracle_on_painted_faces": gt_acc, "scores": {}}
+    rows = [("JNT", cfgs["JNT"], 1, None), ("SNG", cfgs["SNG"], 0, None), ("JNT wrong mask", cfgs["JNT"], 1, 0)]
+    for label, cfg, dataset, mask in rows:
+        G = runs[label.split()[0]]["nets"]["G"]
+        s = evaluate_domain_transfer(G, cfg, x_faces, expr_oracle, dataset=dataset, content_oracle=face_oracle,
+                                     mask_dataset=mask)
+        report["scores"][label] = s
+        per = " ".join(f"{k[:4]} {v:.0%}" for k, v in s["per_class"].items())
+        attrs = " ".join(f"{k.split('_')[0]} {v:.0%}" for k, v in s.get("attributes", {}).items())
+        print(f"{label:15} expression acc {s['accuracy']:.1%} | {per} | content err {s['content_error']:.3f} "
+              f"(shuffled {s['content_error_shuffled']:.3f}) | faces oracle reads: {attrs}")
+    real_attrs = (face_oracle.predict(x_faces)["logits"] > 0).float().mean(0).cpu()
+    print("inputs          faces oracle reads: "
+          + " ".join(f"{k.split('_')[0]} {v:.0%}" for k, v in zip(face_oracle.label_names, real_attrs.tolist())))
+    (base / "quality.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="course")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="config override on top of the preset (repeatable)")
+    parser.add_argument("--joint", action="store_true", help="JNT vs SNG expression synthesis (notebook 03)")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default results/bench_v1/...)")
+    parser.add_argument("--n-eval", type=int, default=400, help="held-out faces for the joint evaluation")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: shared machine)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    get_preset(args.preset)
+    overrides = parse_sets(args.set)
+    (joint_training if args.joint else attribute_transfer)(args, overrides)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
