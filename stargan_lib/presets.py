@@ -23,6 +23,23 @@ DEFAULT_PRESET = "course"
 
 
 @dataclass(frozen=True)
+class AblationSizes:
+    """How big the Table 1 ablation is at one preset (`stargan ablation`, `notebooks/experiment.ipynb`,
+    `notebooks/06_ablation_table.ipynb`): training length and StarGAN v2 evaluation sizes.
+
+    Kept apart from the "stargan_v2" training overrides so that the ablation's evaluation budget can be
+    sized without touching how notebooks 04-05 train. FID depends on the number of images (it is
+    biased upwards when there are few): numbers are comparable only between runs with equal sizes.
+    """
+
+    total_iters: int = 0     # training iterations per configuration (0: the "stargan_v2" overrides' value)
+    n_sources: int = 0       # test images per source domain (0: the preset's eval_sources)
+    n_outputs: int = 10      # outputs per source: latent codes / references (paper: 10)
+    n_real: int = 0          # training images per target domain for the real FID statistics (0: all)
+    reference: bool = True   # also evaluate reference-guided synthesis (E, F); Table 1 is latent-guided
+
+
+@dataclass(frozen=True)
 class Preset:
     """Data and evaluation sizes of one preset, and per-model config overrides."""
 
@@ -33,6 +50,7 @@ class Preset:
     oracle_epochs: int       # epochs of the oracle classifier (metrics on synthetic data)
     eval_sources: int        # source images per domain in the StarGAN v2 evaluation protocol
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    ablation: AblationSizes = field(default_factory=AblationSizes)   # Table 1 ablation sizes
 
     def overrides(self, model: str) -> dict[str, Any]:
         """The config overrides this preset applies to `model` ("cyclegan", "stargan_v1", ...)."""
@@ -56,6 +74,8 @@ PRESETS: dict[str, Preset] = {
                            "w_hpf": 0.0, "ema_beta": 0.9, "batch_size": 4, "total_iters": 4,
                            "ds_decay_iters": 4, "log_every": 1, "sample_every": 0, "ckpt_every": 0},
         }),
+        # Table 1 ablation in CI: 1 source per domain, 2 outputs (one LPIPS pair), 8 real images per domain.
+        ablation=AblationSizes(total_iters=0, n_sources=1, n_outputs=2, n_real=8, reference=False),
     ),
     "course": Preset(
         name="course", image_size=32, n_train=6000, n_test=1000, oracle_epochs=6, eval_sources=20,
@@ -77,6 +97,8 @@ PRESETS: dict[str, Preset] = {
                            "total_iters": 150, "ds_decay_iters": 150, "log_every": 5,
                            "sample_every": 0, "ckpt_every": 50},
         }),
+        # Table 1 ablation on a 2-core CPU in <= 45 min (measured: see README "Reproducing Table 1").
+        ablation=AblationSizes(total_iters=600, n_sources=5, n_outputs=10, n_real=300, reference=False),
     ),
     # The paper preset trains on the real datasets; image_size is the v1 paper's 128 px
     # (StarGAN v2 configs override it to 256). n_train/n_test apply only to synthetic stand-ins.
@@ -87,6 +109,8 @@ PRESETS: dict[str, Preset] = {
             "stargan_v1": {},
             "stargan_v2": {},
         }),
+        # The paper's protocol: every test image as a source (eval_sources caps it), 10 outputs, all real images.
+        ablation=AblationSizes(total_iters=0, n_sources=0, n_outputs=10, n_real=0, reference=True),
     ),
 }
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "stargan_lib.cli.metrics_cmd",
     "stargan_lib.cli.train_cmd",
     "stargan_lib.cli.params_cmd",
+    "stargan_lib.cli.ablation_cmd",
 ]
 
 
