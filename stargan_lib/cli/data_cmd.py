@@ -18,18 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from stargan_lib.errors import DataError
+from stargan_lib.cli.dataclass_args import positive_int as _positive_int
 
 SYNTHETIC = ("faces", "expressions", "animals", "faces_gender")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _image_size(text: str) -> int:

@@ -14,6 +14,17 @@ from typing import Any
 from stargan_lib.errors import ConfigError
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts and sizes: an integer of at least 1, with a readable error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _parse_bool(text: str) -> bool:
     low = text.lower()
     if low in ("1", "true", "yes", "on"):

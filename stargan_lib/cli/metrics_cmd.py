@@ -17,15 +17,7 @@ import argparse
 import sys
 import warnings
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from stargan_lib.cli.dataclass_args import positive_int as _positive_int
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
