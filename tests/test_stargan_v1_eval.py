@@ -186,3 +186,33 @@ def test_with_mask_rewrites_only_the_mask():
         with_mask(cfg(), torch.zeros(2, 5), 0)
     with pytest.raises(ConfigError, match=r"\(B, 15\)"):
         with_mask(joint, torch.zeros(2, 13), 0)
+
+
+def test_faces_with_expressions_keeps_the_face_and_takes_the_expression(tmp_cache):
+    from stargan_lib.data import make_dataset
+    from stargan_lib.train.stargan_v1 import EXPRESSION_FACTORS, faces_with_expressions
+
+    faces_set = make_dataset("faces", "test", n=6, image_size=16)
+    expr = make_dataset("expressions", "test", n=5, image_size=16)
+    out = faces_with_expressions(faces_set, expr)
+    assert len(out) == 5 and out.name == "expressions" and out.label_kind == "domain"
+    assert out.labels.tolist() == expr.labels.tolist()
+    for k in EXPRESSION_FACTORS:
+        assert np.array_equal(out.factors[k], expr.factors[k][:5])
+    for k in ("pos_x", "skin_tone", "background", "hair_rgb"):
+        assert np.array_equal(out.factors[k], faces_set.factors[k][:5])
+    assert np.array_equal(out.images[:, 0, 0], faces_set.images[:5, 0, 0])    # same background corner
+    assert not np.array_equal(out.images, faces_set.images[:5])                # other face parts
+    with pytest.raises(ConfigError, match="faces set and an expressions set"):
+        faces_with_expressions(expr, faces_set)
+
+
+def test_expression_oracle_both_styles_is_trained_once(tmp_cache):
+    from stargan_lib.train.stargan_v1 import expression_oracle_both_styles
+
+    first = expression_oracle_both_styles("smoke", device="cpu")
+    assert set(first.metrics) == {"studio", "faces", "preset"} and first.label_names[4] == "happy"
+    assert len(list((tmp_cache / "oracle").glob("expressions_both_styles_*.pt"))) == 1
+    again = expression_oracle_both_styles("smoke", device="cpu")
+    for k, v in first.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k])

@@ -283,6 +283,7 @@ def score_edit(oracle: Any, source: torch.Tensor | tuple, x_fake: torch.Tensor, 
       kept_accuracy    fraction of (image, unchanged attribute) pairs still read as the source's label
       content_error    normalised difference of the content factors read from input and output
                        (0 = kept; `content_error_shuffled` is the "nothing kept" level), content_corr
+      content_per_factor  the content error of each factor (position, face shape, skin, background)
       n                images scored
     Introduced in `notebooks/01_cyclegan_baseline.ipynb`; StarGAN v1 uses it in notebook 02.
     """
@@ -307,7 +308,8 @@ def score_edit(oracle: Any, source: torch.Tensor | tuple, x_fake: torch.Tensor, 
     return {"target_accuracy": float(target_ok.float().mean()),
             "kept_accuracy": float(kept.float().mean()) if kept.numel() else float("nan"),
             "content_error": cp["error"], "content_corr": cp["corr"],
-            "content_error_shuffled": cp["error_shuffled"], "n": int(len(y_trg))}
+            "content_error_shuffled": cp["error_shuffled"], "n": int(len(y_trg)),
+            "content_per_factor": {k: v["error"] for k, v in cp["per_factor"].items()}}
 
 
 @torch.no_grad()

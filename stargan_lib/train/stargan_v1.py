@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
@@ -410,3 +411,84 @@ def evaluate_domain_transfer(G: nn.Module, cfg: StarGANv1Config, x: torch.Tensor
         rates = torch.stack(attr_rates).mean(0)
         out["attributes"] = dict(zip(content_oracle.label_names, map(float, rates)))
     return out
+
+
+# ============================================================================ expressions on faces-style images
+# The face-part factors that make an expression (see stargan_lib.data.synthetic); the rest of a face
+# (identity, hair, framing, background) is left as it is.
+EXPRESSION_FACTORS = ("brow_raise", "brow_tilt", "eye_open", "mouth_curve", "mouth_open", "mouth_width",
+                      "mouth_asym", "teeth", "nose_wrinkle")
+
+
+def faces_with_expressions(faces: ImageSet, expressions: ImageSet) -> ImageSet:
+    """Faces-dataset images painted again with the labelled expressions of an expressions set.
+
+    Image i keeps everything of face i (person, hair, framing, background) and takes the
+    expression factors of expression image i; its label is that image's expression. These are the
+    renderer's ground truth for "an expression on a faces-dataset image" (the v1 paper's Fig. 6
+    task), used to train and check an expression oracle for that capture style.
+    Introduced in `notebooks/03_mask_vector_joint_training.ipynb`.
+    """
+    from stargan_lib.data.synthetic import paint_factors
+
+    if faces.name != "faces" or expressions.name != "expressions":
+        raise ConfigError(f"faces_with_expressions needs a faces set and an expressions set, got {faces.name!r} "
+                          f"and {expressions.name!r}")
+    missing = [k for k in EXPRESSION_FACTORS if k not in faces.factors or k not in expressions.factors]
+    if missing:
+        raise ConfigError(f"the image sets lack the expression factors {missing}; use sets made by make_dataset")
+    n = min(len(faces), len(expressions))
+    factors = {k: np.array(v[:n]) for k, v in faces.factors.items()}
+    for k in EXPRESSION_FACTORS:
+        factors[k] = np.array(expressions.factors[k][:n])
+    images = paint_factors("faces", factors, faces.image_size)
+    return ImageSet("expressions", faces.split, images, np.array(expressions.labels[:n]), list(expressions.label_names),
+                    "domain", factors, {"painted": "faces_with_expressions", "faces": dict(faces.params),
+                                        "expressions": dict(expressions.params)})
+
+
+def _concat_sets(a: ImageSet, b: ImageSet, factor_names: Sequence[str]) -> ImageSet:
+    return ImageSet(a.name, a.split, np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]),
+                    list(a.label_names), a.label_kind,
+                    {k: np.concatenate([np.asarray(a.factors[k]), np.asarray(b.factors[k])]) for k in factor_names})
+
+
+def expression_oracle_both_styles(preset: Any = None, seed: int = 0, progress: bool = False,
+                                  device: str = "auto", retrain: bool = False) -> Any:
+    """An expressions oracle that reads expressions in both capture styles, trained once and cached.
+
+    The plain expressions oracle (`get_oracle("expressions")`) only ever saw studio photos and reads
+    expressions on faces-dataset images poorly (about 24% at the course preset, chance 12.5%). This
+    one trains on the preset's n_train images, half studio photos from the expressions set, half
+    faces-dataset images painted with expressions (`faces_with_expressions`), for the preset's oracle
+    epochs. `oracle.metrics` holds its held-out accuracy on each style ("studio", "faces").
+    Introduced in `notebooks/03_mask_vector_joint_training.ipynb`.
+    """
+    from stargan_lib.data.oracle import ORACLE_VERSION, evaluate_oracle, load_oracle, train_oracle
+    from stargan_lib.data.synthetic import RENDERER_VERSION, content_factors, make_dataset
+    from stargan_lib.presets import Preset, get_preset
+    from stargan_lib.utils import atomic_torch_save, cache_dir, params_key
+
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
+    key = params_key({"kind": "expressions_both_styles", "image_size": preset.image_size, "n_train": preset.n_train,
+                      "n_test": preset.n_test, "epochs": preset.oracle_epochs, "seed": seed,
+                      "oracle_version": ORACLE_VERSION, "renderer_version": RENDERER_VERSION})
+    path = cache_dir("oracle") / f"expressions_both_styles_{preset.image_size}px_n{preset.n_train}_{key}.pt"
+    if path.is_file() and not retrain:
+        return load_oracle(path, device)
+    names = content_factors("expressions")
+    sets = {}
+    for split in ("train", "test"):
+        expr = make_dataset("expressions", split, preset=preset, seed=seed)
+        faces = make_dataset("faces", split, preset=preset, seed=seed)
+        half = len(expr) // 2
+        studio = expr.subset(slice(0, half))
+        painted = faces_with_expressions(faces.subset(slice(half, len(faces))), expr.subset(slice(half, len(expr))))
+        sets[split] = (studio, painted)
+    oracle = train_oracle(_concat_sets(*sets["train"], names), preset.oracle_epochs, seed=seed, device=device,
+                          progress=progress)
+    studio_test, painted_test = sets["test"]
+    oracle.meta["metrics"] = {"studio": evaluate_oracle(oracle, studio_test),
+                              "faces": evaluate_oracle(oracle, painted_test), "preset": preset.name}
+    atomic_torch_save({"state_dict": {k: v.cpu() for k, v in oracle.state_dict().items()}, "meta": oracle.meta}, path)
+    return oracle
