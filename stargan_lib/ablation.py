@@ -195,7 +195,8 @@ def eval_sizes(preset: str | Preset | None) -> dict[str, Any]:
     """The evaluation part of the preset's ablation sizes (what the manifest records)."""
     s = _preset(preset).ablation
     n_sources = s.n_sources or _preset(preset).eval_sources
-    return {"n_sources": n_sources, "n_outputs": s.n_outputs, "n_real": s.n_real, "reference": s.reference}
+    return {"n_sources": n_sources, "n_outputs": s.n_outputs, "n_real": s.n_real, "reference": s.reference,
+            "lpips_size": s.lpips_size}
 
 
 def make_manifest(preset: str | Preset | None, dataset: str, seed: int, iters: int | None,
@@ -380,7 +381,7 @@ def evaluate_configuration(exp: Experiment, ema: Any, progress: bool = True) -> 
         fns["reference_fn"] = None
     ev = eval_sizes(exp.preset)
     cfg = EvalConfig(n_sources=ev["n_sources"], n_outputs=ev["n_outputs"], n_real=ev["n_real"],
-                     latent_dim=exp.cfg.latent_dim, seed=exp.seed, device=exp.device)
+                     lpips_size=ev["lpips_size"], latent_dim=exp.cfg.latent_dim, seed=exp.seed, device=exp.device)
     oracle = None
     if exp.dataset in SYNTHETIC_SETS:
         from stargan_lib.data.oracle import get_oracle
@@ -401,7 +402,7 @@ def headline(protocol: Mapping[str, Any]) -> dict[str, Any]:
     modes = protocol["modes"]
     mode = "latent" if "latent" in modes else "deterministic"
     m = modes[mode]
-    out = {"mode": mode, "fid": m["fid"], "lpips": m["lpips"],
+    out = {"mode": mode, "fid": m["fid"], "lpips": m["lpips"], "lpips_se": m.get("lpips_se"),
            "oracle_accuracy": m.get("accuracy"), "content_error": m.get("content_error"),
            "fid_reference": modes.get("reference", {}).get("fid"),
            "lpips_reference": modes.get("reference", {}).get("lpips"),
@@ -625,7 +626,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
 
 
 # ============================================================================ the table
-CSV_COLUMNS = ("config", "description", "status", "fid", "lpips", "oracle_accuracy", "content_error",
+CSV_COLUMNS = ("config", "description", "status", "fid", "lpips", "lpips_se", "oracle_accuracy", "content_error",
                "fid_reference", "lpips_reference", "images_per_pair", "paper_fid", "paper_lpips", "iterations",
                "train_s", "eval_s", "total_s", "preset", "dataset", "seed", "notebook", "error")
 
@@ -641,6 +642,7 @@ def collect_results(out_dir: str | Path) -> list[dict[str, Any]]:
         rows.append({
             "config": letter, "description": res.get("description", DESCRIPTIONS[letter]),
             "status": res.get("status", "failed"), "fid": m.get("fid"), "lpips": m.get("lpips"),
+            "lpips_se": m.get("lpips_se"),
             "oracle_accuracy": m.get("oracle_accuracy"), "content_error": m.get("content_error"),
             "fid_reference": m.get("fid_reference"), "lpips_reference": m.get("lpips_reference"),
             "images_per_pair": m.get("images_per_pair"),
@@ -669,6 +671,23 @@ def trend(rows: Iterable[Mapping[str, Any]]) -> dict[str, bool | None]:
         "lpips_D_lt_E_le_F": None if None in lp else bool(lp[0] < lp[1] <= lp[2]),
         "fid_F_lt_A": None if "A" not in ok or "F" not in ok else bool(ok["F"]["fid"] < ok["A"]["fid"]),
     }
+
+
+def lpips_margins(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For D -> E and E -> F: the LPIPS difference and twice its standard error (None where a
+    configuration or its standard error is missing). A difference below its 2 s.e. is within the
+    evaluation's noise: the ordering could flip with other sources or latent codes. (Training noise,
+    another seed, is not in the standard error: it can only widen the margin.)"""
+    ok = {r["config"]: r for r in rows if r.get("status") == "ok"}
+    out = []
+    for a, b in ("DE", "EF"):
+        ra, rb = ok.get(a, {}), ok.get(b, {})
+        if None in (ra.get("lpips"), rb.get("lpips"), ra.get("lpips_se"), rb.get("lpips_se")):
+            out.append({"pair": f"{a}->{b}", "diff": None, "two_se": None})
+            continue
+        out.append({"pair": f"{a}->{b}", "diff": rb["lpips"] - ra["lpips"],
+                    "two_se": 2 * math.hypot(ra["lpips_se"], rb["lpips_se"])})
+    return out
 
 
 TREND_TEXT = {"lpips_undefined_A_C": "LPIPS undefined for A-C (one output per source)",
@@ -702,16 +721,23 @@ def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | Non
             lines.append(f"| {r['config']} | {name} | **failed** | see `notebooks/{nb}` | | "
                          f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | | |")
             continue
-        lines.append(f"| {r['config']} | {name} | {_fmt(r['fid'])} | {_fmt(r['lpips'], '.3f')} | "
+        lp = _fmt(r["lpips"], ".3f") + (f" ± {r['lpips_se']:.3f}" if r.get("lpips_se") is not None else "")
+        lines.append(f"| {r['config']} | {name} | {_fmt(r['fid'])} | {lp} | "
                      f"{_fmt(r['oracle_accuracy'], '.2f')} | {_fmt(r['paper_fid'])} | "
                      f"{_fmt(r['paper_lpips'], '.3f')} | {_fmt(r['train_s'], '.0f')} s | {_fmt(r['eval_s'], '.0f')} s |")
     lines += ["", "Paper: CelebA-HQ, 256 px, 100k iterations, latent-guided synthesis, all test images. Ours: "
               "FID of A-C from one output per source (as many distinct sources as D-F have outputs), of D-F "
-              "latent-guided; LPIPS over the pairs of each source's outputs. FID from few images is biased "
+              "latent-guided; LPIPS over the pairs of each source's outputs (± its standard error over the "
+              "sources). FID from few images is biased "
               "upwards: compare only numbers computed with the same image counts (same preset), and read the "
               "trend, not the absolute values, against the paper.", "", "## Trend", ""]
     for key, ok in trend(rows).items():
         mark = "not measured (configuration missing or failed)" if ok is None else ("holds" if ok else "does NOT hold")
+        if key == "lpips_D_lt_E_le_F" and ok is not None:
+            noisy = [m for m in lpips_margins(rows) if m["diff"] is not None and abs(m["diff"]) < m["two_se"]]
+            if noisy:
+                mark += ", but " + "; ".join(f"{m['pair']} {m['diff']:+.3f} is within the noise (2 s.e. "
+                                            f"{m['two_se']:.3f})" for m in noisy)
         lines.append(f"- {TREND_TEXT[key]}: {mark}")
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
@@ -795,4 +821,5 @@ __all__ = ["PAPER_TABLE1", "Experiment", "AblationRun", "parse_configs", "defaul
            "experiment_config", "eval_sizes", "make_manifest", "check_manifest", "prepare", "train_configuration",
            "write_grids", "evaluate_configuration", "headline", "write_result", "run_experiment",
            "experiment_notebook", "resolve_out_dir", "default_jobs", "execute_experiment", "load_result", "is_done", "run_ablation", "collect_results", "trend",
+           "lpips_margins",
            "table_markdown", "table_csv", "plot_table", "write_table"]

@@ -239,3 +239,22 @@ def test_trend_reads_the_rows():
     bad = rows([40, 80, 70, 60, 50, 90], [None, None, None, 0.3, 0.2, 0.25])
     assert ablation.trend(bad) == {"lpips_undefined_A_C": True, "lpips_D_lt_E_le_F": False, "fid_F_lt_A": False}
     assert ablation.trend(good[:5])["fid_F_lt_A"] is None
+
+
+def test_lpips_differences_within_the_noise_are_said_so():
+    se = [None, None, None, 0.004, 0.003, 0.003]
+    lp = [None, None, None, 0.38, 0.438, 0.440]
+    rows = [{"config": c, "description": c, "status": "ok", "fid": 100.0 - i, "lpips": v, "lpips_se": s,
+             "oracle_accuracy": None, "paper_fid": 1.0, "paper_lpips": None, "train_s": 1, "eval_s": 1}
+            for i, (c, v, s) in enumerate(zip(LETTERS, lp, se))]
+    margins = {m["pair"]: m for m in ablation.lpips_margins(rows)}
+    assert margins["D->E"]["diff"] == pytest.approx(0.058)
+    assert margins["E->F"]["two_se"] == pytest.approx(2 * (0.003 ** 2 * 2) ** 0.5)
+    md = ablation.table_markdown(rows)
+    assert "0.440 ± 0.003" in md
+    line = next(x for x in md.splitlines() if x.startswith("- LPIPS: D < E <= F"))
+    assert line.startswith("- LPIPS: D < E <= F (diversity grows): holds, but E->F +0.002 is within the noise")
+    assert "D->E" not in line                         # 0.058 is far outside its 2 s.e. (0.010)
+    no_se = [dict(r, lpips_se=None) for r in rows]
+    assert ablation.lpips_margins(no_se)[1]["diff"] is None
+    assert "within the noise" not in ablation.table_markdown(no_se)

@@ -88,6 +88,23 @@ def test_small_images_are_upsampled_not_rejected():
     assert abs(diversity_lpips(x, device="cpu") - naive_diversity_lpips(x, device="cpu")) < 1e-5
 
 
+def test_diversity_is_measured_at_256_px():
+    # Outputs below DIVERSITY_SIZE are upsampled bilinearly to 256 px first (documented deviation);
+    # size=None measures them as they are, which gives another number.
+    import torch.nn.functional as F
+
+    from stargan_lib.metrics.lpips_metric import DIVERSITY_SIZE
+
+    torch.manual_seed(3)
+    x = (torch.rand(1, 3, 32, 32) * 2 - 1 + 0.3 * torch.randn(6, 3, 32, 32)).clamp(-1, 1)
+    up = F.interpolate(x, size=(DIVERSITY_SIZE, DIVERSITY_SIZE), mode="bilinear", align_corners=False)
+    assert DIVERSITY_SIZE == 256
+    assert diversity_lpips(x, device="cpu") == pytest.approx(diversity_lpips(up, device="cpu", size=None), abs=1e-6)
+    assert abs(diversity_lpips(x, device="cpu") - diversity_lpips(x, device="cpu", size=None)) > 1e-3
+    assert diversity_lpips(x, device="cpu", size=64) == pytest.approx(naive_diversity_lpips(x, device="cpu", size=64),
+                                                                      abs=1e-5)
+
+
 def test_bad_inputs(tmp_path, ref_dir):
     from PIL import Image
 

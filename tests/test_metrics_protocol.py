@@ -91,6 +91,10 @@ def test_modes_pairs_and_json(stub_features, tmp_cache):
     assert lat["n_images"] == 8 and lat["n_sources"] == 2
     # diversity: the latent generator varies, so LPIPS > 0; deterministic: LPIPS undefined
     assert res["modes"]["latent"]["lpips"] > 0
+    # its standard error over the 2 sources of each pair, and of the mean over pairs
+    assert lat["lpips_se"] is not None and lat["lpips_se"] >= 0
+    pair_se = [p["lpips_se"] for p in res["modes"]["latent"]["pairs"].values()]
+    assert res["modes"]["latent"]["lpips_se"] == pytest.approx(np.sqrt(np.sum(np.square(pair_se))) / len(pair_se))
     d = det["modes"]["deterministic"]
     assert d["lpips"] is None and all(p["lpips"] is None for p in d["pairs"].values())
     # deterministic mode translates n_sources x n_outputs sources (capped by the 5 test images)

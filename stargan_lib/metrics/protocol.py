@@ -12,7 +12,7 @@ domain (`n_sources`; the presets' `eval_sources`):
 
 then FID between all the pair's outputs and the *training* images of the target domain, and LPIPS
 diversity: the mean distance over the 45 pairs of each source's 10 outputs, averaged over sources
-(`diversity_lpips`). Both are averaged over the domain pairs. Real-image statistics are cached on
+(`diversity_lpips`, on outputs upsampled to `lpips_size` = 256 px when smaller). Both are averaged over the domain pairs. Real-image statistics are cached on
 disk (`cached_statistics`), so evaluating six configurations computes them once.
 
 Configurations without a latent or reference mode (StarGAN v2 Table 1, A-C) give one output per
@@ -48,7 +48,7 @@ from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.metrics.fid_metric import (FEATURE_DIM, FIDSampleSizeWarning, cached_statistics, fid_from_stats,
                                      inception_features, statistics_from_features)
-from stargan_lib.metrics.lpips_metric import diversity_lpips
+from stargan_lib.metrics.lpips_metric import DIVERSITY_SIZE, diversity_lpips
 from stargan_lib.utils import resolve_device
 
 Fn = Callable[..., torch.Tensor]
@@ -68,6 +68,8 @@ class EvalConfig:
     n_real: int = _f(0, "training images per target domain for the real FID statistics (0: all, as in the paper)")
     batch_size: int = _f(16, "source images per generator call")
     fid_batch_size: int = _f(50, "images per Inception / LPIPS batch")
+    lpips_size: int = _f(DIVERSITY_SIZE, "outputs smaller than this (px) are upsampled to it for the LPIPS "
+                                         "diversity (the paper evaluates 256 px images)")
     latent_dim: int = _f(16, "dimension of the latent code z")
     seed: int = _f(0, "seed of the source choice, latent codes and references")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
@@ -176,16 +178,18 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
     yielding (x, y), or dicts {domain name: uint8 (N, H, W, 3)}. FID compares with `train`;
     sources and references come from `test`.
 
-    Result: {"dataset", "domains", "modes": {mode: {"pairs": {"src->trg": {"fid", "lpips", "n_images",
-    ...}}, "fid", "lpips", "seconds"}}, "n_sources": {domain: n}, "n_outputs", "real_images",
-    "seed", "notes", "seconds"}; "lpips" is None for the deterministic mode.
+    Result: {"dataset", "domains", "modes": {mode: {"pairs": {"src->trg": {"fid", "lpips", "lpips_se",
+    "n_images", ...}}, "fid", "lpips", "lpips_se", "seconds"}}, "n_sources": {domain: n}, "n_outputs",
+    "real_images", "seed", "notes", "seconds"}; "lpips" is None for the deterministic mode, "lpips_se"
+    is the standard error of "lpips" over the sources (None with one source per pair).
     """
     from stargan_lib.presets import Preset, get_preset
 
     cfg = cfg or EvalConfig()
-    if cfg.n_outputs < 1 or cfg.batch_size < 1 or cfg.fid_batch_size < 1 or cfg.n_sources < 0 or cfg.n_real < 0:
-        raise ConfigError(f"EvalConfig needs n_outputs, batch_size, fid_batch_size >= 1 and n_sources, n_real >= 0, "
-                          f"got {cfg}")
+    if cfg.n_outputs < 1 or cfg.batch_size < 1 or cfg.fid_batch_size < 1 or cfg.n_sources < 0 or cfg.n_real < 0 \
+            or cfg.lpips_size < 0:
+        raise ConfigError(f"EvalConfig needs n_outputs, batch_size, fid_batch_size >= 1 and n_sources, n_real, "
+                          f"lpips_size >= 0, got {cfg}")
     fns = {"latent": latent_fn, "reference": reference_fn, "deterministic": det_fn}
     modes = [m for m in MODES if fns[m] is not None]
     if not modes:
@@ -246,23 +250,31 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
                                                device):
                     if k_out > 1:
                         div.append(diversity_lpips(outs, device=device, batch_size=cfg.fid_batch_size,
-                                                   per_source=True)[1])
+                                                   per_source=True, size=cfg.lpips_size)[1])
                     feats.append(inception_features(outs.flatten(0, 1), cfg.fid_batch_size, device, progress=False))
                     if oracle is not None:
                         _oracle_update(orc, oracle, x, outs, t)
             feats_all = np.concatenate(feats)
             small_fake |= len(feats_all) <= FEATURE_DIM
             fake = statistics_from_features(feats_all, warn=False)
+            per_source = np.concatenate(div) if div else np.zeros(0)
             entry = {"fid": fid_from_stats(fake, real[t]),
-                     "lpips": float(np.concatenate(div).mean()) if div else None,
+                     "lpips": float(per_source.mean()) if div else None,
+                     # standard error of that mean over the pair's sources (None with a single source)
+                     "lpips_se": float(per_source.std(ddof=1) / np.sqrt(len(per_source))) if len(per_source) > 1
+                     else None,
                      "n_sources": int(len(idx)), "n_images": int(len(feats_all))}
             if oracle is not None:
                 entry.update(_oracle_summary(orc, oracle, cfg.seed))
             per_pair[f"{names[s]}->{names[t]}"] = entry
             bar.update(1)
         lp = [v["lpips"] for v in per_pair.values() if v["lpips"] is not None]
+        se = [v["lpips_se"] for v in per_pair.values() if v.get("lpips_se") is not None]
         summary = {"pairs": per_pair, "fid": float(np.mean([v["fid"] for v in per_pair.values()])),
-                   "lpips": float(np.mean(lp)) if lp else None, "seconds": time.perf_counter() - t0}
+                   "lpips": float(np.mean(lp)) if lp else None,
+                   # the standard error of the mean over pairs (independent pairs: errors add in quadrature)
+                   "lpips_se": float(np.sqrt(np.sum(np.square(se))) / len(se)) if lp and len(se) == len(lp) else None,
+                   "seconds": time.perf_counter() - t0}
         if oracle is not None:
             for key in ("accuracy", "classification_error", "content_error", "content_corr"):
                 vals = [v[key] for v in per_pair.values() if key in v]
@@ -279,8 +291,9 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
                "FID is biased upwards and noisy; compare only numbers computed with the same counts")
         notes.append(msg)
         warnings.warn(msg, FIDSampleSizeWarning, stacklevel=2)
-    if size < 32:
-        notes.append(f"LPIPS inputs were upsampled from {size} px to 32 px (AlexNet needs >= 31 px)")
+    if size < max(cfg.lpips_size, 32):
+        notes.append(f"LPIPS inputs were upsampled from {size} px to {max(cfg.lpips_size, 32)} px "
+                     "(stargan_lib.metrics.lpips_metric, Deviation)")
     return {"protocol": "StarGAN v2, Appendix C", "dataset": dataset, "domains": names, "image_size": size,
             "modes": results, "n_sources": used_sources, "n_outputs": cfg.n_outputs,
             "real_images": real_counts, "config": asdict(cfg) | {"device": str(device)},
