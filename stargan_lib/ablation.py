@@ -787,7 +787,13 @@ def plot_table(rows: list[dict[str, Any]], title: str = ""):
     lp_ours = [by[c]["lpips"] if c in by and by[c]["status"] == "ok" and by[c]["lpips"] is not None else np.nan
                for c in letters]
     lp_paper = [PAPER_TABLE1[c]["lpips"] if PAPER_TABLE1[c]["lpips"] is not None else np.nan for c in letters]
-    ax3.bar(x - w / 2, np.nan_to_num(lp_ours), w, color="tab:blue", label="ours")
+    ax3.bar(x - w / 2, np.nan_to_num(lp_ours), w, color="tab:blue", label="ours (± 2 s.e.)")
+    # error bars: twice the standard error of our LPIPS over the evaluated sources
+    se = [(i, by[c]["lpips"], 2 * by[c]["lpips_se"]) for i, c in enumerate(letters)
+          if c in by and by[c].get("lpips") is not None and by[c].get("lpips_se") is not None]
+    if se:
+        i, v, e = zip(*se)
+        ax3.errorbar(np.array(i) - w / 2, v, yerr=e, fmt="none", ecolor="black", capsize=3)
     ax3.bar(x + w / 2, np.nan_to_num(lp_paper), w, color="tab:orange", label="paper")
     for i, c in enumerate(letters[:3]):
         ax3.text(i, 0.005, "undefined", rotation=90, ha="center", va="bottom", color="grey", fontsize=8)
