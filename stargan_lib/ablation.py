@@ -25,8 +25,8 @@ notebook) while the others still run. Then `ablation.csv`, `ablation.md` (ours b
 Table 1) and `ablation.png`.
 
 Reading the numbers: the paper measured CelebA-HQ at 256 px after 100k iterations with 1,000s of
-test images; the course measures 32 px synthetic animals after a few hundred iterations with a few
-hundred images. FID from few images is biased upwards (the bias shrinks with the count), so only
+test images; the course measures 32 px synthetic animals after 2,500 iterations with 300 images per
+domain pair. FID from few images is biased upwards (the bias shrinks with the count), so only
 numbers computed with equal image counts are comparable: the trend between configurations carries
 over, the absolute values do not. The paper notes that the FID gap between C and D is partly the
 number of outputs per source; here A–C translate as many distinct sources as D–F have outputs, so
