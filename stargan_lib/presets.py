@@ -83,7 +83,7 @@ PRESETS: dict[str, Preset] = {
         models=_frozen({
             # Deviation (course, CycleGAN): 16 base channels and 3 residual blocks (paper: 64 and 9), batch 4
             # (paper: 1), lr 1e-3 (paper: 2e-4), 800 iterations with the last 400 decaying, so that the run fits
-            # notebook 01's budget (about 2.5 min of one CPU core).
+            # notebook 01's budget (measured: 0.06 s per iteration, under a minute of one CPU core).
             "cyclegan": {"ngf": 16, "ndf": 16, "n_blocks": 3, "n_layers_d": 3, "batch_size": 4, "lr": 1e-3,
                          "total_iters": 800, "decay_iters": 400, "log_every": 10, "sample_every": 200,
                          "ckpt_every": 200},
@@ -91,10 +91,11 @@ PRESETS: dict[str, Preset] = {
             # - G with 16 base channels and 2 residual blocks (paper: 64, 6); D with 32 base channels and 4
             #   stride-2 layers, which gives at 32 px the same 2x2 PatchGAN map as the paper's 6 layers at
             #   128 px. D at 32 channels instead of 16 raised the oracle's single-attribute accuracy from a
-            #   mean of 75% to 86%; 64 channels helps a little more but doubles the time per iteration.
+            #   mean of 75% to 86%; 64 channels (mean 86.4%) does not help and is several times slower.
             # - 2,000 iterations (paper: 200,000) at batch 8 (paper: 16), lr 1e-3 (paper: 1e-4) and one D
-            #   update per G update (paper: n_critic 5), the last 1,000 decaying linearly: about 4 min of one
-            #   CPU core. lr 5e-4, batch 16 or n_critic 2 at the same cost scored lower.
+            #   update per G update (paper: n_critic 5), the last 1,000 decaying linearly: about 2 min of one
+            #   CPU core (0.056 s per iteration). lr 5e-4, batch 16 or n_critic 2 at the same cost scored
+            #   lower; so did 5,000 iterations (mean 86.6%), 5,000 at lr 5e-4 (81.7%) and lambda_cls 3 (78.4%).
             # - lambda_rec 30 (paper: 10): with 10 and so few iterations G hides its input in high-frequency
             #   patterns that the small critic does not reject (outputs look like noise, the round trip still
             #   works); 30 gives recognisable faces.

@@ -12,8 +12,9 @@ domain (`n_sources`; the presets' `eval_sources`):
 
 then FID between all the pair's outputs and the *training* images of the target domain, and LPIPS
 diversity: the mean distance over the 45 pairs of each source's 10 outputs, averaged over sources
-(`diversity_lpips`, on outputs upsampled to `lpips_size` = 256 px when smaller). Both are averaged over the domain pairs. Real-image statistics are cached on
-disk (`cached_statistics`), so evaluating six configurations computes them once.
+(`diversity_lpips`, on outputs upsampled to `lpips_size` = 256 px when smaller). Both are averaged
+over the domain pairs. Real-image statistics are cached on disk (`cached_statistics`), so
+evaluating six configurations computes them once.
 
 Configurations without a latent or reference mode (StarGAN v2 Table 1, A-C) give one output per
 source and target: `det_fn`, FID only, LPIPS is None (undefined: there is nothing to be diverse).
