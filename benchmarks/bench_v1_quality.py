@@ -40,7 +40,7 @@ from stargan_lib.models.stargan_v1 import config_for  # noqa: E402
 from stargan_lib.presets import get_preset  # noqa: E402
 from stargan_lib.train.stargan_v1 import (SINGLE_TASKS, evaluate_attribute_transfer,  # noqa: E402
                                           evaluate_domain_transfer, expression_oracle_both_styles,
-                                          faces_with_expressions, train)
+                                          faces_with_expressions, joint_and_single_configs, train)
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -95,15 +95,8 @@ def attribute_transfer(args, overrides) -> dict:
 def joint_training(args, overrides) -> dict:
     base = Path(args.out or REPO / "results" / "bench_v1" /
                 run_name(args.preset + "-joint" + (f"{args.jnt_iters}" if args.jnt_iters else ""), overrides))
-    # as notebook 03: JNT trains half the preset's iterations (or --jnt-iters), SNG half of JNT's, so that
-    # SNG sees as many expression batches as JNT, which alternates faces and expressions batches
-    full = config_for(args.preset, **overrides)
-    iters = full.total_iters // 2 if args.jnt_iters is None else args.jnt_iters
-    decay = full.decay_iters * iters // full.total_iters
-    jnt = config_for(args.preset, device="cpu", datasets=("faces", "expressions"),
-                     **{**overrides, "total_iters": iters, "decay_iters": decay})
-    sng = config_for(args.preset, device="cpu", datasets=("expressions",), c_dim=8,
-                     **{**overrides, "total_iters": iters // 2, "decay_iters": decay // 2})
+    # as notebook 03: JNT trains half the preset's iterations (or --jnt-iters), SNG half of JNT's
+    jnt, sng = joint_and_single_configs(args.preset, args.jnt_iters, device="cpu", **overrides)
     cfgs = {"JNT": jnt, "SNG": sng}
     runs = {name: timed_train(cfg, base / name, args.preset) for name, cfg in cfgs.items()}
     t0 = time.perf_counter()

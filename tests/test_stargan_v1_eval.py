@@ -216,3 +216,17 @@ def test_expression_oracle_both_styles_is_trained_once(tmp_cache):
     again = expression_oracle_both_styles("smoke", device="cpu")
     for k, v in first.state_dict().items():
         assert torch.equal(v, again.state_dict()[k])
+
+
+def test_joint_and_single_configs_see_as_many_expression_batches():
+    from stargan_lib.models.stargan_v1 import config_for
+    from stargan_lib.train.stargan_v1 import joint_and_single_configs
+
+    full = config_for("course")
+    jnt, sng = joint_and_single_configs("course", seed=3)
+    assert jnt.datasets == ("faces", "expressions") and sng.datasets == ("expressions",) and sng.c_dim == 8
+    assert jnt.total_iters == full.total_iters // 2 and sng.total_iters == jnt.total_iters // 2
+    assert jnt.decay_iters * full.total_iters == full.decay_iters * jnt.total_iters     # same decaying fraction
+    assert jnt.seed == sng.seed == 3
+    jnt, sng = joint_and_single_configs("smoke", jnt_iters=2)
+    assert jnt.total_iters == 2 and sng.total_iters == config_for("smoke").n_critic   # at least one G update

@@ -354,16 +354,25 @@ def get_oracle(name: str, preset: str | Preset | None = None, image_size: int | 
     dataset_info(name)
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     size = preset.image_size if image_size is None else int(image_size)
-    path = oracle_path(name, size, preset.n_train, preset.oracle_epochs, seed)
+
+    def build() -> Oracle:
+        train = make_dataset(name, "train", image_size=size, seed=seed, preset=preset)
+        oracle = train_oracle(train, preset.oracle_epochs, seed=seed, device=device, progress=progress)
+        test = make_dataset(name, "test", image_size=size, seed=seed, preset=preset)
+        oracle.meta["metrics"] = {**evaluate_oracle(oracle, test), "preset": preset.name}
+        return oracle
+
+    return cached_oracle(oracle_path(name, size, preset.n_train, preset.oracle_epochs, seed), build, device, retrain)
+
+
+def cached_oracle(path: Path, build: Any, device: str | torch.device = "auto", retrain: bool = False) -> Oracle:
+    """The oracle saved at `path`, or `build()` (which trains it and fills `meta["metrics"]`), saved
+    there atomically. `retrain=True` builds again; an unreadable file is rebuilt with a warning."""
     if path.is_file() and not retrain:
         try:
             return load_oracle(path, device)
         except CheckpointError as exc:
-            warnings.warn(f"{exc}; training the oracle again", stacklevel=2)
-    train = make_dataset(name, "train", image_size=size, seed=seed, preset=preset)
-    oracle = train_oracle(train, preset.oracle_epochs, seed=seed, device=device, progress=progress)
-    test = make_dataset(name, "test", image_size=size, seed=seed, preset=preset)
-    oracle.meta["metrics"] = evaluate_oracle(oracle, test)
-    oracle.meta["metrics"]["preset"] = preset.name
+            warnings.warn(f"{exc}; training the oracle again", stacklevel=3)
+    oracle = build()
     atomic_torch_save({"state_dict": {k: v.cpu() for k, v in oracle.state_dict().items()}, "meta": oracle.meta}, path)
     return oracle

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from stargan_lib.data.base import HAIR_ATTRS, ImageSet
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
-from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
+from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, config_for, generator_label
 from stargan_lib.train.common import check_finite, linear_decay, load_checkpoint, save_checkpoint
 from stargan_lib.train.cyclegan import TrainResult, fixed_batch, oracle_reading, save_grid, score_edit, set_lr
 from stargan_lib.utils import resolve_device, seed_everything
@@ -464,31 +464,50 @@ def expression_oracle_both_styles(preset: Any = None, seed: int = 0, progress: b
     epochs. `oracle.metrics` holds its held-out accuracy on each style ("studio", "faces").
     Introduced in `notebooks/03_mask_vector_joint_training.ipynb`.
     """
-    from stargan_lib.data.oracle import ORACLE_VERSION, evaluate_oracle, load_oracle, train_oracle
+    from stargan_lib.data.oracle import ORACLE_VERSION, cached_oracle, evaluate_oracle, train_oracle
     from stargan_lib.data.synthetic import RENDERER_VERSION, content_factors, make_dataset
     from stargan_lib.presets import Preset, get_preset
-    from stargan_lib.utils import atomic_torch_save, cache_dir, params_key
+    from stargan_lib.utils import cache_dir, params_key
 
     preset = preset if isinstance(preset, Preset) else get_preset(preset)
     key = params_key({"kind": "expressions_both_styles", "image_size": preset.image_size, "n_train": preset.n_train,
                       "n_test": preset.n_test, "epochs": preset.oracle_epochs, "seed": seed,
                       "oracle_version": ORACLE_VERSION, "renderer_version": RENDERER_VERSION})
     path = cache_dir("oracle") / f"expressions_both_styles_{preset.image_size}px_n{preset.n_train}_{key}.pt"
-    if path.is_file() and not retrain:
-        return load_oracle(path, device)
-    names = content_factors("expressions")
-    sets = {}
-    for split in ("train", "test"):
-        expr = make_dataset("expressions", split, preset=preset, seed=seed)
-        faces = make_dataset("faces", split, preset=preset, seed=seed)
-        half = len(expr) // 2
-        studio = expr.subset(slice(0, half))
-        painted = faces_with_expressions(faces.subset(slice(half, len(faces))), expr.subset(slice(half, len(expr))))
-        sets[split] = (studio, painted)
-    oracle = train_oracle(_concat_sets(*sets["train"], names), preset.oracle_epochs, seed=seed, device=device,
-                          progress=progress)
-    studio_test, painted_test = sets["test"]
-    oracle.meta["metrics"] = {"studio": evaluate_oracle(oracle, studio_test),
-                              "faces": evaluate_oracle(oracle, painted_test), "preset": preset.name}
-    atomic_torch_save({"state_dict": {k: v.cpu() for k, v in oracle.state_dict().items()}, "meta": oracle.meta}, path)
-    return oracle
+
+    def build() -> Any:
+        sets = {}
+        for split in ("train", "test"):
+            expr = make_dataset("expressions", split, preset=preset, seed=seed)
+            faces = make_dataset("faces", split, preset=preset, seed=seed)
+            half = len(expr) // 2
+            painted = faces_with_expressions(faces.subset(slice(half, len(faces))), expr.subset(slice(half, len(expr))))
+            sets[split] = (expr.subset(slice(0, half)), painted)          # (studio, painted)
+        oracle = train_oracle(_concat_sets(*sets["train"], content_factors("expressions")), preset.oracle_epochs,
+                              seed=seed, device=device, progress=progress)
+        studio_test, painted_test = sets["test"]
+        oracle.meta["metrics"] = {"studio": evaluate_oracle(oracle, studio_test),
+                                  "faces": evaluate_oracle(oracle, painted_test), "preset": preset.name}
+        return oracle
+
+    return cached_oracle(path, build, device, retrain)
+
+
+def joint_and_single_configs(preset: Any = None, jnt_iters: int | None = None,
+                             **overrides: Any) -> tuple[StarGANv1Config, StarGANv1Config]:
+    """The StarGAN-JNT and StarGAN-SNG configs of the Fig. 6 comparison (notebook 03, bench_v1_quality).
+
+    JNT (faces + expressions, mask vector) trains `jnt_iters` iterations (None: half the preset's,
+    so that two runs fit notebook 03's budget), SNG (expressions only) half of JNT's, at least
+    n_critic so that G is updated: JNT alternates faces and expressions batches, so both see as many
+    expression batches. Both keep the preset's fraction of decaying iterations.
+    Introduced in `notebooks/03_mask_vector_joint_training.ipynb`.
+    """
+    full = config_for(preset, **overrides)
+    iters = full.total_iters // 2 if jnt_iters is None else int(jnt_iters)
+    decay = full.decay_iters * iters // full.total_iters
+    jnt = config_for(preset, **{**overrides, "datasets": ("faces", "expressions"), "total_iters": iters,
+                                "decay_iters": decay})
+    sng = config_for(preset, **{**overrides, "datasets": ("expressions",), "c_dim": 8,
+                                "total_iters": max(iters // 2, full.n_critic), "decay_iters": decay // 2})
+    return jnt, sng
