@@ -98,6 +98,9 @@ class StarGANv2Config:
     lambda_sty: float = _f(1.0, "λ_sty, style reconstruction (Eq. 2)")
     lambda_ds: float = _f(2.0, "initial λ_ds, diversity sensitive loss (Eq. 3); AFHQ 2, CelebA-HQ 1")
     ds_decay_iters: int = _f(100_000, "λ_ds decays linearly to 0 over this many iterations")
+    ds_both_outputs: bool = _f(False, "L_ds as Eq. (3) reads it, with the gradient through both outputs "
+                                      "(Deviation from the official code, which detaches the second; "
+                                      "notebook 05); off: the official computation")
     lambda_cyc: float = _f(1.0, "λ_cyc, cycle consistency (Eq. 4)")
     lambda_lat: float = _f(1.0, "λ_lat, latent reconstruction of configuration D")
     lambda_cls: float = _f(1.0, "λ_cls, domain classification of the ACGAN discriminator (A)")

@@ -12,6 +12,7 @@ import sys
 
 from stargan_lib import __version__
 from stargan_lib.errors import StarganError
+from stargan_lib.threads import THREADS_ENV, available_cores, use_threads
 
 # One module per sub-command group, in the order `stargan --help` lists them.
 COMMAND_MODULES = [
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="StarGAN course: data, training, sampling and evaluation from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--threads", dest="global_threads", type=int, default=None, metavar="N",
+                        help=f"torch CPU threads of this command (default: ${THREADS_ENV} if set, else every "
+                             f"available core: {available_cores()} here; `stargan ablation` splits them "
+                             "between the configurations it runs side by side)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -39,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        use_threads(args.global_threads)
         result = args.func(args)
     except StarganError as exc:
         print(f"stargan {args.command}: error: {exc}", file=sys.stderr)

@@ -30,8 +30,12 @@ the losses are deterministic functions of (nets, batch, step):
 
 x_ref and x_ref2 are two images of domain y_trg (the reference pair).
 
-Deviation: L_ds keeps the gradient through both outputs, as Eq. (3) reads (the official code detaches
-the second output). For B the WGAN-GP penalty is taken on the target domain's head D_ỹ at the
+L_ds follows the official code by default: the second output G(x, s̃2) is computed without gradient,
+so only G(x, s̃1) is pushed away from it (one backward pass through G and F/E fewer). With
+`cfg.ds_both_outputs` (Deviation from the official code, the reading of Eq. (3) as written) the gradient
+flows through both outputs; notebook 05 compares the two.
+
+Deviation: for B the WGAN-GP penalty is taken on the target domain's head D_ỹ at the
 interpolates between a real image and its translation (the paper does not say which head).
 """
 
@@ -131,7 +135,11 @@ def compute_g_loss(nets: Nets, cfg: StarGANv2Config, batch: Mapping[str, torch.T
     lam_ds = lambda_ds(cfg, step)
     if cfg.lambda_ds > 0 and cfg.style == "style_code":
         # L_ds = E[||G(x, s̃1) − G(x, s̃2)||_1]  (Eq. 3), subtracted with weight λ_ds(step)
-        x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True))
+        if cfg.ds_both_outputs:
+            x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True))
+        else:                                                      # official: G(x, s̃2) is a constant
+            with torch.no_grad():
+                x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True))
         terms["ds"] = (x_fake.float() - x_fake2.float()).abs().mean()
         loss = loss - lam_ds * terms["ds"]
     # L_cyc = E[||x − G(G(x, s̃), ŝ)||_1], ŝ = E_y(x)  (Eq. 4; the source label for A–C)
