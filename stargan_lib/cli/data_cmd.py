@@ -7,6 +7,10 @@ Introduced in `notebooks/00_setup_and_data.ipynb`.
   stargan data preview expressions --out grid.png --n 16
   stargan data preview data/afhq/train                        # a real folder works too
   stargan data info data/afhq                                 # what is in a download, and which --data-dir
+  stargan data info data/afhq --check                         # decode every image, name the unreadable ones
+
+Commands that read image files take `--on-bad skip|error` (the library's `on_bad`): skip leaves an
+unreadable file out with a warning, error stops at it.
 """
 
 from __future__ import annotations

@@ -185,13 +185,14 @@ def to_rgb(img: Image.Image) -> Image.Image:
     """`img` as an 8-bit RGB image (see `rgb_conversion` for what each mode becomes).
 
     16-bit grayscale (PIL modes I;16, I;16B, ...; PIL's own `convert("RGB")` clips them at 255, so
-    almost every pixel turns white) is scaled from 0..65535 to 0..255. 16-bit RGB PNGs already open
-    as 8-bit RGB in PIL. A float image (mode F) has no known value range: ValueError.
+    almost every pixel turns white) is scaled from 0..65535 to 0..255; so is mode I (32-bit integer,
+    how PIL opens 16-bit PGM files), whose values outside 0..65535 are a ValueError. 16-bit RGB PNGs
+    already open as 8-bit RGB in PIL. A float image (mode F) has no known value range: ValueError.
     """
     if img.mode == "RGB":
         return img
     if img.mode in SIXTEEN_BIT_MODES:
-        values = np.asarray(img).astype(np.float64)
+        values = np.asarray(img).astype(np.float32)   # exact for integers up to 2**24
         if values.size and (values.min() < 0 or values.max() > 65535):
             raise ValueError(f"{img.mode} image with values in [{values.min():.0f}, {values.max():.0f}], outside "
                              "the 16-bit range 0..65535; save it as an 8- or 16-bit image")
@@ -667,7 +668,7 @@ class FolderDataset(RealImageDataset):
             entries = sorted(_visible(list(os.scandir(folder))), key=lambda e: e.name)
             # Everything but sub-folders: files, and broken or looping links (reported by _screen_files).
             subdirs = [e.name for e in entries if _is_dir(e)]
-            names = [e.name for e in entries if e.name not in subdirs]
+            names = [e.name for e in entries if not _is_dir(e)]
             if not names:
                 more = (f" but sub-folders {subdirs[:5]}: is --data-dir one level too high, or was a zip extracted "
                         "into an extra folder?" if subdirs else "")
