@@ -192,6 +192,11 @@ def test_a_symlink_to_itself_is_skipped_with_a_warning_or_an_error(tmp_path, cap
     with pytest.raises(DataError, match=r"loop\.png: symbolic link loop"):
         FolderDataset(root, on_bad="error")
     assert detect_layout(root).details["counts"] == {"cat": 3, "dog": 3}
+    # a looping link where a domain folder would be is named too, not dropped silently
+    os.symlink(root / "bird", root / "bird")
+    with pytest.warns(BadImageWarning, match=r"bird \(symbolic link loop"):
+        assert detect_layout(root).details["counts"] == {"cat": 3, "dog": 3}
+    (root / "bird").unlink()
     assert main(["data", "info", str(root), "--check", "--no-progress"]) == 0
     assert "symbolic link loop" in capsys.readouterr().out
     # the metrics: an error by default, left out with a warning under on_bad="skip"

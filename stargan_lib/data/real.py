@@ -620,6 +620,12 @@ def list_domain_folders(root: str | Path) -> list[str]:
         raise DataError(_celeba_missing_attr_message(root))
     entries = _visible(list(os.scandir(root)))
     domains = sorted(e.name for e in entries if _is_dir(e))
+    dangling = [f"{e.path} ({file_problem(Path(e.path))})" for e in entries
+                if e.is_symlink() and not _is_dir(e) and not _is_file(e)]
+    if dangling:
+        warnings.warn(f"{root}: ignored {len(dangling)} symbolic link(s) that lead nowhere: {'; '.join(dangling[:5])}. "
+                      "If one of them was meant as a domain folder, fix or replace the link", BadImageWarning,
+                      stacklevel=3)
     if not domains:
         loose = [e.name for e in entries if _is_file(e) and is_image_name(e.name)]
         if loose:
