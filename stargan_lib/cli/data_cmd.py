@@ -7,6 +7,10 @@ Introduced in `notebooks/00_setup_and_data.ipynb`.
   stargan data preview expressions --out grid.png --n 16
   stargan data preview data/afhq/train                        # a real folder works too
   stargan data info data/afhq                                 # what is in a download, and which --data-dir
+  stargan data info data/afhq --check                         # decode every image, name the unreadable ones
+
+Commands that read image files take `--on-bad skip|error` (the library's `on_bad`): skip leaves an
+unreadable file out with a warning, error stops at it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from stargan_lib.errors import DataError
+from stargan_lib.cli.dataclass_args import add_on_bad_arg
 from stargan_lib.cli.dataclass_args import positive_int as _positive_int
 
 SYNTHETIC = ("faces", "expressions", "animals", "faces_gender")
@@ -130,11 +135,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
         layout = detect_layout(path)
         size = 128 if args.size is None else args.size
         if layout.kind == "celeba":
-            dataset = CelebADataset(path, split="all", image_size=size, check_files=False)
+            dataset = CelebADataset(path, split="all", image_size=size, check_files=False, on_bad=args.on_bad)
         elif layout.kind == "domains":
-            dataset = FolderDataset(path, image_size=size, check_files=False)
+            dataset = FolderDataset(path, image_size=size, check_files=False, on_bad=args.on_bad)
         else:
-            FolderDataset(path, image_size=size)  # raises the error that explains the layout problem
+            FolderDataset(path, image_size=size, on_bad=args.on_bad)  # raises the error that explains the layout
             raise DataError(f"cannot preview {path}: {layout.describe()}")
         pick = _spread(np.asarray(dataset.labels), dataset.label_kind, args.n)
         from torch.utils.data import Subset
@@ -178,10 +183,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         for target in targets:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", BadImageWarning)
+                # "decode": every pixel is read, so files cut after an intact header are found too.
                 if layout.kind == "celeba":
-                    ds = CelebADataset(target, split="all", progress=args.progress)
+                    ds = CelebADataset(target, split="all", check_files="decode", on_bad=args.on_bad,
+                                       progress=args.progress)
                 else:
-                    ds = FolderDataset(target, progress=args.progress)
+                    ds = FolderDataset(target, check_files="decode", on_bad=args.on_bad, progress=args.progress)
             bad = [str(w.message) for w in caught if issubclass(w.category, BadImageWarning)]
             print(f"  checked {target}: {len(ds)} readable images" + ("" if not bad else f"; {'; '.join(bad)}"))
     return 0
@@ -237,6 +244,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pv.add_argument("--preset", choices=sorted(PRESETS), default=None, help="preset (synthetic sets only)")
     pv.add_argument("--split", choices=["train", "test"], default="train", help="split (synthetic sets only)")
     pv.add_argument("--seed", type=int, default=0, help="generation seed (synthetic sets only)")
+    add_on_bad_arg(pv, "skip")
     pv.set_defaults(func=cmd_preview)
 
     info = sub.add_parser(
@@ -244,7 +252,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Recognise the layout of a downloaded or exported folder and print its domains with image "
                     "counts (or CelebA's attributes), and the --data-dir to pass for training.")
     info.add_argument("dir", help="the folder to inspect")
-    info.add_argument("--check", action="store_true", help="also open every image and report unreadable files")
+    info.add_argument("--check", action="store_true",
+                      help="also decode every image completely and report each unreadable file by path (corrupt, "
+                           "truncated after an intact header, not an image, a broken or looping symbolic link)")
     info.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                       help="progress bar for --check")
+    add_on_bad_arg(info, "skip")
     info.set_defaults(func=cmd_info)

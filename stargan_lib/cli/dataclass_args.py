@@ -25,6 +25,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_on_bad_arg(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--on-bad skip|error` for a command that reads image files (the library's `on_bad` argument)."""
+    from stargan_lib.data.real import ON_BAD_CHOICES
+
+    parser.add_argument(
+        "--on-bad", choices=ON_BAD_CHOICES, default=default,
+        help="what to do with an image file that cannot be read (corrupt, truncated, not an image, a broken or "
+             "looping symbolic link): skip = leave it out with a warning, error = stop with an error naming it "
+             f"(the Python functions' on_bad argument; default {default})")
+
+
 def _parse_bool(text: str) -> bool:
     low = text.lower()
     if low in ("1", "true", "yes", "on"):

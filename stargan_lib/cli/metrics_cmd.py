@@ -17,6 +17,7 @@ import argparse
 import sys
 import warnings
 
+from stargan_lib.cli.dataclass_args import add_on_bad_arg
 from stargan_lib.cli.dataclass_args import positive_int as _positive_int
 
 
@@ -32,10 +33,20 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_warnings(command: str, caught: list[warnings.WarningMessage]) -> None:
+    """Warnings as plain lines on stderr (no source line), each once, so stdout holds the number alone."""
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"stargan {command}: warning: {message}", file=sys.stderr)
+
+
 def cmd_lpips(args: argparse.Namespace) -> int:
     from stargan_lib.metrics.lpips_metric import lpips_distance
 
-    print(f"{lpips_distance(args.image_a, args.image_b, device=args.device):.6f}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = lpips_distance(args.image_a, args.image_b, device=args.device)
+    _print_warnings("lpips", caught)
+    print(f"{value:.6f}")
     return 0
 
 
@@ -45,10 +56,8 @@ def cmd_fid(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = fid(args.dir_a, args.dir_b, batch_size=args.batch_size, device=args.device,
-                    progress=not args.quiet)
-    # Warnings as plain lines on stderr (no source line); the number alone on stdout.
-    for message in dict.fromkeys(str(w.message) for w in caught):
-        print(f"stargan fid: warning: {message}", file=sys.stderr)
+                    progress=not args.quiet, on_bad=args.on_bad)
+    _print_warnings("fid", caught)
     print(f"{value:.4f}")
     return 0
 
@@ -58,16 +67,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from stargan_lib.cli.dataclass_args import dataclass_overrides, replace_checked
+    from stargan_lib.data.real import bad_image_policy
     from stargan_lib.metrics.protocol import EvalConfig, evaluate_checkpoint
     from stargan_lib.utils import atomic_write_bytes
 
     cfg = replace_checked(EvalConfig(), dataclass_overrides(args, EvalConfig))
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, bad_image_policy(args.on_bad):
         warnings.simplefilter("always")
         result = evaluate_checkpoint(args.checkpoint, args.dataset, data_dir=args.data_dir, preset=args.preset,
                                      cfg=cfg, oracle=args.oracle, progress=not args.quiet)
-    for message in dict.fromkeys(str(w.message) for w in caught):
-        print(f"stargan eval: warning: {message}", file=sys.stderr)
+    _print_warnings("eval", caught)
     if args.out:
         atomic_write_bytes(Path(args.out), json.dumps(result, indent=2).encode())
     print(f"{result['model']['kind']} {args.checkpoint} (configuration {result['model']['config']}), "
@@ -117,6 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=50, help="images per Inception batch (default 50)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_on_bad_arg(p, "error")
     p.set_defaults(func=cmd_fid)
 
     from stargan_lib.cli.dataclass_args import add_dataclass_args
@@ -137,5 +147,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                          "content preservation per pair")
     p.add_argument("--out", default=None, help="write the results as JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_on_bad_arg(p, "skip")
     add_dataclass_args(p, EvalConfig, exclude=("latent_dim",))   # read from the checkpoint
     p.set_defaults(func=cmd_eval)

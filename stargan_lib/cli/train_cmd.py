@@ -110,8 +110,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     entry = TRAINERS[args.model]
     cls = resolve(entry.config_class)
     cfg = config_from_args(resolve(entry.make_config), cls, args)
+    from stargan_lib.data.real import bad_image_policy
+
     print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}")
-    result = resolve(entry.run)(cfg, args)
+    with bad_image_policy(args.on_bad):  # --on-bad reaches the real-data loaders the trainer opens
+        result = resolve(entry.run)(cfg, args)
     if result is not None:
         summary = {"model": args.model, "step": getattr(result, "step", None),
                    "checkpoint": str(getattr(result, "checkpoint", "")),
@@ -168,14 +171,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.checkpoint} is not a course training checkpoint of a model that can be sampled "
                           f"(config class {kind!r}; known: {sorted(SAMPLERS)}). Pass the checkpoint.pt a "
                           "`stargan train` run wrote")
-    out = resolve(SAMPLERS[kind])(args.checkpoint, args)
+    from stargan_lib.data.real import bad_image_policy
+
+    with bad_image_policy(args.on_bad):
+        out = resolve(SAMPLERS[kind])(args.checkpoint, args)
     print(f"wrote {out}")
     return 0
 
 
 # ============================================================================ parser
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from stargan_lib.cli.dataclass_args import add_dataclass_args
+    from stargan_lib.cli.dataclass_args import add_dataclass_args, add_on_bad_arg
     from stargan_lib.presets import PRESETS
 
     train = subparsers.add_parser(
@@ -192,6 +198,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--data-dir", default=None,
                        help="real data folder(s) instead of synthetic data (comma-separated, one per dataset)")
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+        add_on_bad_arg(p, "skip")
         add_dataclass_args(p, cls)
         add_tuple_args(p, cls)
         p.set_defaults(func=cmd_train)
@@ -207,4 +214,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="preset whose held-out synthetic set is used (default: $STARGAN_PRESET or course)")
     sample.add_argument("--data-dir", default=None, help="real test data folder instead of synthetic data")
     sample.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    add_on_bad_arg(sample, "skip")
     sample.set_defaults(func=cmd_sample)

@@ -394,7 +394,7 @@ def _heldout_sibling(data_dir: Path, split: str, real: str) -> Path:
 
 def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = None, image_size: int | None = None,
                  flip: bool = False, preset: str | None = None, n: int | None = None, seed: int = 0,
-                 on_bad: str = "skip", attrs: Sequence[str] | None = None, **kw) -> Dataset:
+                 on_bad: str | None = None, attrs: Sequence[str] | None = None, **kw) -> Dataset:
     """The torch Dataset for `name`: synthetic when `data_dir` is None, else the real dataset it stands for.
 
     name: a synthetic name (faces, expressions, animals, faces_gender) or its real counterpart
@@ -405,6 +405,8 @@ def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
         held-out sibling (`val/` for AFHQ and CelebA-HQ, `test/` for RaFD), so one `--data-dir`
         serves training and evaluation; any other folder is read as given.
     image_size: default the preset's size (synthetic) or the paper's (real: 128 for v1 data, 256 for v2).
+    on_bad: real data only: "skip" (warn and leave unreadable images out) or "error"; None: the policy of
+        the enclosing `bad_image_policy` (the command line's `--on-bad`), "skip" outside one.
     """
     syn = REAL_TO_SYNTHETIC.get(name, name)
     if syn not in DATASETS:

@@ -15,19 +15,25 @@ Two layouts exist on disk:
   alphabetically. Items are `(x, y)`: y int64 domain index.
 
 Every bad input raises a `DataError` naming the path and the fix (or, for an unreadable image file,
-warns and skips it when `on_bad="skip"`). Grayscale, palette and RGBA images are converted to RGB.
+a broken or looping symbolic link, warns and skips it when `on_bad="skip"`; the command line's
+`--on-bad skip|error` sets the same policy through `bad_image_policy`). Grayscale, palette, RGBA and
+16-bit images are converted to 8-bit RGB by `to_rgb`, which says in `rgb_conversion` what it does.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
+import errno
 import json
 import os
 import random
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -60,10 +66,46 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", "
 SPLIT_DIR_NAMES = ("train", "test", "val", "valid", "validation")
 
 OnBad = Literal["skip", "error"]
+ON_BAD_CHOICES = ("skip", "error")
+# The policy of loaders created without an explicit `on_bad` (set for a whole command by `--on-bad`).
+_ON_BAD_DEFAULT: contextvars.ContextVar[str] = contextvars.ContextVar("stargan_on_bad", default="skip")
 
 
 class BadImageWarning(UserWarning):
     """An image file could not be read and was skipped (`on_bad="skip"`)."""
+
+
+def on_bad_hint(value: str) -> str:
+    """How to ask for policy `value`, in the library and on the command line (for messages)."""
+    return f"on_bad={value!r} (command line: --on-bad {value})"
+
+
+def check_on_bad(on_bad: str) -> str:
+    """`on_bad` if it is a valid policy, else a DataError listing the valid ones."""
+    if on_bad not in ON_BAD_CHOICES:
+        raise DataError(f"on_bad={on_bad!r} is not valid; use 'skip' (warn and leave the file out) or 'error' "
+                        "(stop at the first unreadable file)")
+    return on_bad
+
+
+def resolve_on_bad(on_bad: str | None) -> str:
+    """`on_bad` itself, or when None the policy set by the enclosing `bad_image_policy` ("skip" outside one)."""
+    return check_on_bad(_ON_BAD_DEFAULT.get() if on_bad is None else on_bad)
+
+
+@contextlib.contextmanager
+def bad_image_policy(on_bad: str) -> Iterator[None]:
+    """Within the block, real-data loaders created without an explicit `on_bad` use `on_bad`.
+
+    This is how a command's `--on-bad` reaches loaders built deep inside a trainer or the evaluation
+    protocol, without every function in between taking the argument. Used by `stargan_lib.cli`
+    (notebook 00 shows the loaders' `on_bad` argument itself).
+    """
+    token = _ON_BAD_DEFAULT.set(check_on_bad(on_bad))
+    try:
+        yield
+    finally:
+        _ON_BAD_DEFAULT.reset(token)
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,18 +116,91 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def check_image_file(path: Path) -> str | None:
-    """None if PIL can identify and verify `path`, else the reason it cannot (for messages).
+def file_problem(path: Path) -> str | None:
+    """Why `path` is not a regular file that can be opened (missing, a symbolic link loop, a broken link,
+    a folder), in words for messages; None when it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (the link points to itself or to a cycle of links)"
+        if os.path.islink(path):
+            return f"broken symbolic link to {os.readlink(path)} (the target does not exist)"
+        if exc.errno == errno.ENOENT:
+            return "file not found"
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a folder, device or pipe)"
+    return None
 
-    Reads the header only (plus the chunk checksums for PNG), so indexing 200k files takes seconds.
-    A file whose header is fine but whose pixel data is truncated is caught later, at load time.
+
+def check_image_file(path: Path, decode: bool = False) -> str | None:
+    """None if PIL can read `path`, else the reason it cannot (for messages).
+
+    decode=False reads the header only (plus the chunk checksums for PNG), so indexing 200k files
+    takes seconds; a file whose header is fine but whose pixel data is cut (an interrupted download)
+    is then caught later, at load time. decode=True decodes every pixel (`stargan data info --check`),
+    which catches those files too, at the cost of reading all the data.
     """
+    problem = file_problem(path)
+    if problem is not None:
+        return problem
     try:
         with Image.open(path) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if decode:
+                img.load()
+                to_rgb(img)
+            else:
+                img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+# PIL modes of 16-bit (and 32-bit integer) grayscale images: PNG / TIFF with 16 bits per sample.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def rgb_conversion(mode: str) -> str | None:
+    """What `to_rgb` does to an image of PIL mode `mode`, in words (None for RGB, which is kept as it is)."""
+    if mode == "RGB":
+        return None
+    if mode in SIXTEEN_BIT_MODES:
+        return "16-bit grayscale scaled to 8 bits (value / 257, rounded) and replicated to 3 channels"
+    return {
+        "L": "grayscale replicated to 3 channels",
+        "LA": "grayscale replicated to 3 channels, alpha dropped (not blended with a background)",
+        "1": "black-and-white replicated to 3 channels (0 or 255)",
+        "RGBA": "alpha dropped (not blended with a background)",
+        "RGBa": "alpha dropped (not blended with a background)",
+        "RGBX": "padding channel dropped",
+        "P": "palette colours looked up (any transparency dropped)",
+        "PA": "palette colours looked up, alpha dropped",
+        "CMYK": "CMYK converted with PIL's plain formula (no colour profile)",
+        "YCbCr": "YCbCr converted to RGB",
+    }.get(mode, f"converted with PIL's convert('RGB') from mode {mode}")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """`img` as an 8-bit RGB image (see `rgb_conversion` for what each mode becomes).
+
+    16-bit grayscale (PIL modes I;16, I;16B, ...; PIL's own `convert("RGB")` clips them at 255, so
+    almost every pixel turns white) is scaled from 0..65535 to 0..255; so is mode I (32-bit integer,
+    how PIL opens 16-bit PGM files), whose values outside 0..65535 are a ValueError. 16-bit RGB PNGs
+    already open as 8-bit RGB in PIL. A float image (mode F) has no known value range: ValueError.
+    """
+    if img.mode == "RGB":
+        return img
+    if img.mode in SIXTEEN_BIT_MODES:
+        values = np.asarray(img).astype(np.float32)   # exact for integers up to 2**24
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(f"{img.mode} image with values in [{values.min():.0f}, {values.max():.0f}], outside "
+                             "the 16-bit range 0..65535; save it as an 8- or 16-bit image")
+        gray = np.rint(values / 257.0).astype(np.uint8)
+        return Image.fromarray(np.repeat(gray[..., None], 3, axis=2), "RGB")
+    if img.mode == "F":
+        raise ValueError("32-bit float image (mode F) has no known value range; save it as an 8- or 16-bit image")
+    return img.convert("RGB")
 
 
 def center_crop_square(img: Image.Image, crop_size: int | None) -> Image.Image:
@@ -104,10 +219,11 @@ def center_crop_square(img: Image.Image, crop_size: int | None) -> Image.Image:
 
 
 def load_rgb(path: Path, image_size: int | None, crop_size: int | None = None) -> Image.Image:
-    """Open an image as RGB (grayscale / palette / RGBA converted), crop the centre, resize."""
+    """Open an image as 8-bit RGB (grayscale / palette / RGBA / 16-bit converted by `to_rgb`), crop the centre,
+    resize."""
     with Image.open(path) as img:
         img.load()
-        rgb = img.convert("RGB")
+        rgb = to_rgb(img)
     rgb = center_crop_square(rgb, crop_size)
     if image_size is not None and rgb.size != (image_size, image_size):
         rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR)
@@ -173,9 +289,11 @@ class RealImageDataset(Dataset):
         path = self.files[index]
         try:
             img = load_rgb(path, None, self.crop_size)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}. The file is corrupt or "
-                            "not an image; delete or re-download it") from exc
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            problem = file_problem(path)
+            reason = problem if problem is not None else f"{type(exc).__name__}: {exc}"
+            raise DataError(f"cannot read image {path}: {reason}. The file is corrupt or not an image; delete or "
+                            "re-download it") from exc
         if self.random_crop_prob > 0 and float(torch.rand(())) < self.random_crop_prob:
             img = self._random_resized_crop(img)
         if self.image_size is not None and img.size != (self.image_size, self.image_size):
@@ -200,39 +318,43 @@ class RealImageDataset(Dataset):
                 # Header was fine at index time, pixel data is not (e.g. a truncated download).
                 self._bad.add(i)
                 warnings.warn(f"{exc}; skipping it (the next readable image is used instead; "
-                              "pass on_bad='error' to stop instead)", BadImageWarning, stacklevel=2)
+                              f"pass {on_bad_hint('error')} to stop instead)", BadImageWarning, stacklevel=2)
                 continue
             return to_tensor_image(np.array(img)), self.label(i)
         where = f"domain {self.label_names[int(self.labels[index])]!r} of " if same_domain else ""
         raise DataError(f"no readable image left in {where}{self.root}; re-download the dataset")
 
 
-def _screen_files(files: list[Path], root: Path, on_bad: OnBad, check_files: bool,
+def _screen_files(files: list[Path], root: Path, on_bad: OnBad, check_files: bool | str,
                   progress: bool = False) -> list[int]:
-    """Indices of the files that exist and (if `check_files`) open as images; warn or raise on the rest."""
-    if on_bad not in ("skip", "error"):
-        raise DataError(f"on_bad={on_bad!r} is not valid; use 'skip' (warn and leave the file out) or 'error'")
+    """Indices of the files that exist and (if `check_files`) open as images; warn or raise on the rest.
+
+    check_files: False (existence only), True (headers) or "decode" (every pixel; see `check_image_file`).
+    """
+    check_on_bad(on_bad)
+    if check_files not in (False, True, "decode"):
+        raise DataError(f"check_files={check_files!r} is not valid; use False, True (headers) or 'decode'")
     from tqdm.auto import tqdm
 
     keep, bad = [], []
     for i, path in enumerate(tqdm(files, desc=f"checking images in {root.name}", disable=not progress)):
         if not is_image_name(path.name):
             reason = "not an image file (unknown extension)"
-        elif not path.is_file():
-            reason = "file not found"
+        elif check_files:
+            reason = check_image_file(path, decode=check_files == "decode")
         else:
-            reason = check_image_file(path) if check_files else None
+            reason = file_problem(path)
         if reason is None:
             keep.append(i)
             continue
         if on_bad == "error":
-            raise DataError(f"bad image file {path}: {reason}. Delete or re-download it, or pass on_bad='skip' "
-                            "(CLI: --on-bad skip) to leave it out with a warning")
+            raise DataError(f"bad image file {path}: {reason}. Delete or re-download it, or pass "
+                            f"{on_bad_hint('skip')} to leave it out with a warning")
         bad.append(f"{path} ({reason})")
     if bad:
         shown = "; ".join(bad[:5]) + (f"; ... and {len(bad) - 5} more" if len(bad) > 5 else "")
         warnings.warn(f"skipped {len(bad)} unreadable file(s) under {root}: {shown}. Delete or re-download them, "
-                      "or pass on_bad='error' to stop instead", BadImageWarning, stacklevel=3)
+                      f"or pass {on_bad_hint('error')} to stop instead", BadImageWarning, stacklevel=3)
     return keep
 
 
@@ -372,6 +494,10 @@ class CelebADataset(RealImageDataset):
         "all" is every line in file order.
     test_size: default 2,000 (the paper), or, for a synthetic set written by `stargan data export`,
         the held-out size recorded in its `export.json`.
+    on_bad: "skip" (warn and leave unreadable files out) or "error"; None: the policy of the enclosing
+        `bad_image_policy` (the command line's `--on-bad`), "skip" outside one.
+    check_files: True checks every image's header up front, "decode" decodes every image (slow,
+        catches truncated pixel data), False checks only that the files exist.
 
     Deviation: the official StarGAN code keeps lines with `(i + 1) < 2000`, i.e. 1,999 test images;
     we take the 2,000 the paper states (`test_size=1999` reproduces the official split exactly).
@@ -379,8 +505,9 @@ class CelebADataset(RealImageDataset):
 
     def __init__(self, root: str | Path, attrs: Sequence[str] = tuple(CELEBA_ATTRS), split: str = "train",
                  image_size: int | None = 128, crop_size: int | None = 178, flip: bool = False,
-                 test_size: int | None = None, on_bad: OnBad = "skip", attr_file: str | Path | None = None,
-                 check_files: bool = True, progress: bool = False):
+                 test_size: int | None = None, on_bad: OnBad | None = None, attr_file: str | Path | None = None,
+                 check_files: bool | str = True, progress: bool = False):
+        on_bad = resolve_on_bad(on_bad)
         root = Path(root).expanduser()
         if not root.is_dir():
             raise DataError(f"CelebA folder {root} does not exist; pass the folder that holds "
@@ -434,9 +561,40 @@ def _visible(entries: Sequence[os.DirEntry]) -> list[os.DirEntry]:
     return [e for e in entries if not e.name.startswith(".")]
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    # A symbolic link loop makes DirEntry.is_dir raise OSError (ELOOP); such an entry is no folder.
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def _split_dirs(root: Path) -> list[str]:
     return sorted(e.name for e in _visible(list(os.scandir(root)))
-                  if e.is_dir() and e.name.lower() in SPLIT_DIR_NAMES)
+                  if _is_dir(e) and e.name.lower() in SPLIT_DIR_NAMES)
+
+
+def _image_folders(parent: Path) -> list[str]:
+    """Sorted names of the visible sub-folders of `parent` that hold image files directly."""
+    try:
+        entries = _visible(list(os.scandir(parent)))
+    except OSError:
+        return []
+    return sorted(e.name for e in entries if _is_dir(e) and count_images(Path(e.path)) > 0)
+
+
+def _celeba_missing_attr_message(root: Path) -> str:
+    return (f"{root} holds {CELEBA_IMAGE_DIR}/ (CelebA's images) but no {CELEBA_ATTR_FILE}, so it is an incomplete "
+            f"CelebA folder, not domain folders: download {CELEBA_ATTR_FILE} from the CelebA site "
+            f"(mmlab.ie.cuhk.edu.hk/projects/CelebA.html, folder 'Anno') and put it at {root / CELEBA_ATTR_FILE}; "
+            "then load the folder with the CelebA loader (dataset 'celeba' / CelebADataset)")
 
 
 def list_domain_folders(root: str | Path) -> list[str]:
@@ -455,16 +613,32 @@ def list_domain_folders(root: str | Path) -> list[str]:
         raise DataError(f"{root} holds split folders ({', '.join(splits)}), not domain folders: point --data-dir at "
                         f"{root / splits[0] if 'train' not in splits else root / 'train'} (one sub-folder per domain) "
                         f"-- otherwise {' and '.join(repr(s) for s in splits)} would be taken as domains")
-    if (root / CELEBA_ATTR_FILE).is_file() or (root / CELEBA_IMAGE_DIR).is_dir():
+    if (root / CELEBA_ATTR_FILE).is_file():
         raise DataError(f"{root} is in the CelebA layout ({CELEBA_ATTR_FILE} + {CELEBA_IMAGE_DIR}/), not domain "
                         "folders; load it with the CelebA loader (dataset 'celeba' / CelebADataset)")
+    if (root / CELEBA_IMAGE_DIR).is_dir():
+        raise DataError(_celeba_missing_attr_message(root))
     entries = _visible(list(os.scandir(root)))
-    domains = sorted(e.name for e in entries if e.is_dir())
+    domains = sorted(e.name for e in entries if _is_dir(e))
+    dangling = [f"{e.path} ({file_problem(Path(e.path))})" for e in entries
+                if e.is_symlink() and not _is_dir(e) and not _is_file(e)]
+    if dangling:
+        warnings.warn(f"{root}: ignored {len(dangling)} symbolic link(s) that lead nowhere: {'; '.join(dangling[:5])}. "
+                      "If one of them was meant as a domain folder, fix or replace the link", BadImageWarning,
+                      stacklevel=3)
     if not domains:
-        loose = [e.name for e in entries if e.is_file() and is_image_name(e.name)]
+        loose = [e.name for e in entries if _is_file(e) and is_image_name(e.name)]
         if loose:
-            raise DataError(f"{root} holds {len(loose)} image(s) directly but no domain sub-folders; put each "
-                            f"domain's images in {root}/<domain>/ (e.g. {root}/cat/, {root}/dog/)")
+            siblings = [d for d in _image_folders(root.parent) if d != root.name]
+            if siblings and root.parent != root:
+                raise DataError(
+                    f"{root} holds {len(loose)} image(s) directly but no domain sub-folders: it looks like one "
+                    f"domain folder of {root.parent}, which also holds {', '.join(siblings[:5])}"
+                    f"{' ...' if len(siblings) > 5 else ''}. Point --data-dir at {root.parent} (the folder whose "
+                    f"sub-folders are the domains: {', '.join(sorted([root.name] + siblings)[:6])})")
+            raise DataError(f"{root} holds {len(loose)} image(s) directly but no domain sub-folders. A domain "
+                            f"dataset needs one sub-folder per domain: move these images into {root}/<domain>/ "
+                            f"(e.g. {root}/cat/) and put each other domain's images in a folder beside it")
         raise DataError(f"no images at all in {root}: expected one sub-folder per domain with images in it "
                         f"(e.g. {root}/cat/*.jpg); check the path or download/unzip the dataset there")
     return domains
@@ -477,11 +651,14 @@ class FolderDataset(RealImageDataset):
         `train/` is refused with the fix, since its split folders would otherwise become domains.
     domains: if given, the domain names that must be present (e.g. RAFD_EXPRESSIONS); a
         mismatch is a DataError naming the missing and unexpected folders.
+    on_bad, check_files: as for `CelebADataset`. Broken and looping symbolic links among the images
+        count as unreadable files.
     """
 
     def __init__(self, root: str | Path, image_size: int | None = 256, crop_size: int | None = None,
-                 flip: bool = False, random_crop_prob: float = 0.0, on_bad: OnBad = "skip",
-                 domains: Sequence[str] | None = None, check_files: bool = True, progress: bool = False):
+                 flip: bool = False, random_crop_prob: float = 0.0, on_bad: OnBad | None = None,
+                 domains: Sequence[str] | None = None, check_files: bool | str = True, progress: bool = False):
+        on_bad = resolve_on_bad(on_bad)
         root = Path(root).expanduser()
         found = list_domain_folders(root)
         if domains is not None and sorted(domains) != found:
@@ -495,8 +672,9 @@ class FolderDataset(RealImageDataset):
         for k, name in enumerate(found):
             folder = root / name
             entries = sorted(_visible(list(os.scandir(folder))), key=lambda e: e.name)
-            names = [e.name for e in entries if e.is_file()]
-            subdirs = [e.name for e in entries if e.is_dir()]
+            # Everything but sub-folders: files, and broken or looping links (reported by _screen_files).
+            subdirs = [e.name for e in entries if _is_dir(e)]
+            names = [e.name for e in entries if not _is_dir(e)]
             if not names:
                 more = (f" but sub-folders {subdirs[:5]}: is --data-dir one level too high, or was a zip extracted "
                         "into an extra folder?" if subdirs else "")
@@ -546,7 +724,8 @@ def celeba_hq(root: str | Path, image_size: int | None = 256, **kw) -> FolderDat
 # --------------------------------------------------------------------------------------------
 
 def count_images(folder: Path) -> int:
-    return sum(1 for e in _visible(list(os.scandir(folder))) if e.is_file() and is_image_name(e.name))
+    """The number of image files directly in `folder` (hidden files and broken links not counted)."""
+    return sum(1 for e in _visible(list(os.scandir(folder))) if _is_file(e) and is_image_name(e.name))
 
 
 @dataclass
@@ -603,7 +782,7 @@ def detect_layout(path: str | Path, attrs: Sequence[str] = tuple(CELEBA_ATTRS)) 
         for s in splits:
             sub = path / s
             counts[s] = {d.name: count_images(Path(d.path)) for d in sorted(_visible(list(os.scandir(sub))),
-                                                                             key=lambda e: e.name) if d.is_dir()}
+                                                                             key=lambda e: e.name) if _is_dir(d)}
         return LayoutInfo(path, "splits", {"splits": splits, "counts": counts})
     try:
         domains = list_domain_folders(path)

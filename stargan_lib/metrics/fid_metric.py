@@ -24,6 +24,10 @@ roots. The tests check that both give the same number.
 Few images: with N < 2048 the covariance has rank at most N-1, so it is singular. FID then still
 has a value, but it is biased upwards (strongly, for small N) and noisy, so it is only comparable
 between evaluations with the same N. A `FIDSampleSizeWarning` says so.
+
+Sets of different image sizes: both are resized to Inception's 299x299 input, so a 16 px set is
+blurred far more than a 32 px one and FID measures the difference in resolution together with the
+difference in content. `fid` warns (`FIDImageSizeWarning`) when it can see the sizes differ.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import torch
 from tqdm.auto import tqdm
 
 from stargan_lib.errors import DataError
-from stargan_lib.metrics.images import as_image_batches, quantize_8bit
+from stargan_lib.metrics.images import ImageBatches, as_image_batches, quantize_8bit
 from stargan_lib.metrics.weights import fid_inception_state
 from stargan_lib.utils import atomic_write_bytes, cache_dir, params_key, resolve_device
 
@@ -55,6 +59,10 @@ EXTRACTOR_ID = "pytorch-fid-0.3.0/FID-InceptionV3/pool3-2048/tf-2015-12-05"
 
 class FIDSampleSizeWarning(UserWarning):
     """Fewer images than feature dimensions: the covariance is singular and FID is biased and noisy."""
+
+
+class FIDImageSizeWarning(UserWarning):
+    """The two sets have different image sizes: FID then mixes resolution with content."""
 
 
 # --------------------------------------------------------------------------- the network
@@ -225,11 +233,30 @@ def fid_from_features(features_a: np.ndarray, features_b: np.ndarray, warn: bool
                           statistics_from_features(features_b, warn, "set B"))
 
 
+def warn_if_sizes_differ(a: ImageBatches, b: ImageBatches) -> None:
+    """Warn (FIDImageSizeWarning) when both sets' image sizes are known and differ."""
+    if a.size is None or b.size is None or a.size == b.size:
+        return
+    (ha, wa), (hb, wb) = a.size, b.size
+    warnings.warn(
+        f"the two sets have different image sizes: {a.description} is {wa}x{ha} px, {b.description} is {wb}x{hb} px "
+        "(width x height). Both are resized to Inception's 299x299 input, the smaller set with more blur, so this "
+        "FID mixes the difference in resolution with the difference in content; resize one set to the other's "
+        "size first to compare content alone.", FIDImageSizeWarning, stacklevel=3)
+
+
 def fid(a: Any, b: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: str | torch.device = "auto",
-        progress: bool = True, quantize: bool = True) -> float:
-    """FID between two image sets (tensors in [-1, 1], uint8 arrays, ImageSets, folders or loaders)."""
-    sa = activation_statistics(a, batch_size, device, progress, quantize=quantize, desc="set A")
-    sb = activation_statistics(b, batch_size, device, progress, quantize=quantize, desc="set B")
+        progress: bool = True, quantize: bool = True, on_bad: str = "error") -> float:
+    """FID between two image sets (tensors in [-1, 1], uint8 arrays, ImageSets, folders or loaders).
+
+    on_bad: for folders and file lists, "error" (default) or "skip" unreadable files with a warning.
+    Sets of different image sizes give a `FIDImageSizeWarning` (see the module docstring).
+    """
+    source_a = as_image_batches(a, where="set A", on_bad=on_bad)
+    source_b = as_image_batches(b, where="set B", on_bad=on_bad)
+    warn_if_sizes_differ(source_a, source_b)
+    sa = activation_statistics(source_a, batch_size, device, progress, quantize=quantize, desc="set A")
+    sb = activation_statistics(source_b, batch_size, device, progress, quantize=quantize, desc="set B")
     return fid_from_stats(sa, sb)
 
 

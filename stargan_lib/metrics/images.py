@@ -12,9 +12,12 @@ Accepted inputs, everywhere in `stargan_lib.metrics`:
   or a list of image files,
 - an iterable of batches (a DataLoader) yielding tensors or `(images, labels, ...)` tuples.
 
-Bad input gets a clear message naming the path: unreadable files and empty folders are errors,
-images of mixed sizes are an error, and grayscale / RGBA / palette images are converted to RGB with
-one `ImageModeWarning` that lists them.
+Bad input gets a clear message naming the path: unreadable files (broken or looping symbolic links
+included) and empty folders are errors (with `on_bad="skip"`, the command line's `--on-bad skip`,
+unreadable files are left out with a `BadImageWarning` instead), images of mixed sizes are an error,
+and grayscale / RGBA / palette / 16-bit images are converted to 8-bit RGB (`stargan_lib.data.real.to_rgb`,
+the same conversion as the training loaders) with one `ImageModeWarning` that lists them and says what
+the conversion did.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from stargan_lib.data.real import BadImageWarning, check_on_bad, file_problem, on_bad_hint, rgb_conversion, to_rgb
 from stargan_lib.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -37,10 +41,23 @@ class ImageModeWarning(UserWarning):
     """Images that were not RGB (grayscale, RGBA, palette, ...) were converted to RGB."""
 
 
+def _missing_or_unreadable(path: Path) -> DataError | None:
+    """The error for a path that is not a readable regular file (missing, a link loop, ...), or None."""
+    problem = file_problem(path)
+    if problem is None:
+        return None
+    if problem == "file not found":
+        return DataError(f"image file {path} does not exist; check the path")
+    return DataError(f"cannot read image {path}: {problem}. Remove it or make it a real image file")
+
+
 def _open_checked(path: Path) -> Image.Image:
+    error = _missing_or_unreadable(path)
+    if error is not None:
+        raise error
     try:
         img = Image.open(path)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise DataError(f"cannot read image {path}: {exc}. Delete or re-save the file (it may be truncated or "
                         "not an image)") from exc
     return img
@@ -51,26 +68,25 @@ def _warn_converted(converted: list[tuple[Path, str]]) -> None:
         return
     shown = ", ".join(f"{p} ({mode})" for p, mode in converted[:5])
     more = f" and {len(converted) - 5} more" if len(converted) > 5 else ""
-    warnings.warn(f"converted {len(converted)} image(s) to RGB for the metric: {shown}{more}. FID and LPIPS are "
-                  "defined on RGB images: grayscale is replicated to 3 channels, alpha is dropped. Convert the "
-                  "files to RGB yourself to silence this warning.", ImageModeWarning, stacklevel=3)
+    what = "; ".join(f"{mode}: {rgb_conversion(mode)}" for mode in dict.fromkeys(m for _, m in converted))
+    warnings.warn(f"converted {len(converted)} image(s) to 8-bit RGB for the metric: {shown}{more}. FID and LPIPS "
+                  f"are defined on 8-bit RGB images; what was done: {what}. Convert the files to 8-bit RGB yourself "
+                  "to silence this warning.", ImageModeWarning, stacklevel=3)
 
 
 def load_image_uint8(path: str | Path, warn: bool = True) -> np.ndarray:
-    """One image file as (H, W, 3) uint8 (read with PIL; converted to RGB with a warning if needed)."""
+    """One image file as (H, W, 3) uint8 (read with PIL; converted by `to_rgb` with a warning if needed)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image file {path} does not exist; check the path")
     img = _open_checked(path)
     try:
-        img.load()
-    except (OSError, SyntaxError) as exc:
+        with img:
+            img.load()
+            rgb = to_rgb(img)
+    except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {path}: {exc}. Delete or re-save the file") from exc
-    if img.mode != "RGB":
-        if warn:
-            _warn_converted([(path, img.mode)])
-        img = img.convert("RGB")
-    return np.asarray(img, dtype=np.uint8).copy()
+    if warn and img.mode != "RGB":
+        _warn_converted([(path, img.mode)])
+    return np.asarray(rgb, dtype=np.uint8).copy()
 
 
 def load_image_tensor(path: str | Path) -> torch.Tensor:
@@ -90,30 +106,50 @@ def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class ImageFolder:
-    """The image files of one folder, checked up front (readable headers, one size), loaded lazily."""
+    """The image files of one folder, checked up front (readable headers, one size), loaded lazily.
+
+    on_bad: "error" stops at a file whose pixels cannot be decoded; "skip" leaves it out with a
+    `BadImageWarning` (the batch is then one image shorter).
+    """
 
     path: Path
     files: list[Path]
     size: tuple[int, int]                       # (H, W)
+    on_bad: str = "error"
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def _load(self, path: Path) -> np.ndarray | None:
+        try:
+            return load_image_uint8(path, warn=False)
+        except DataError as exc:
+            if self.on_bad == "error":
+                raise DataError(f"{exc}; or pass {on_bad_hint('skip')} to leave it out with a warning") from exc
+            warnings.warn(f"{exc}; skipped (pass {on_bad_hint('error')} to stop instead)", BadImageWarning,
+                          stacklevel=4)
+            return None
+
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         """(B, 3, H, W) float batches in [-1, 1]."""
         for start in range(0, len(self.files), batch_size):
-            arrays = [load_image_uint8(p, warn=False) for p in self.files[start:start + batch_size]]
-            yield uint8_to_float(torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2))
+            arrays = [a for a in map(self._load, self.files[start:start + batch_size]) if a is not None]
+            if arrays:
+                yield uint8_to_float(torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2))
 
 
 def list_image_files(folder: str | Path) -> list[Path]:
     """The image files directly inside `folder`, sorted; errors name the folder and say what is wrong."""
     folder = Path(folder)
     if not folder.exists():
-        raise DataError(f"image folder {folder} does not exist; check the path")
+        problem = file_problem(folder)
+        raise DataError(f"image folder {folder} does not exist; check the path" if problem == "file not found"
+                        else f"cannot use {folder} as images: {problem}")
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; pass a folder of images (or a list of files)")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    # Not only regular files: broken and looping symbolic links with image names are listed too, so that
+    # `scan_images` reports them instead of leaving them out silently.
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
     if not files:
         subdirs = sorted(p.name for p in folder.iterdir() if p.is_dir())
         hint = (f"; it has sub-folders {subdirs[:5]}: pass one of them (e.g. {folder / subdirs[0]})"
@@ -122,31 +158,47 @@ def list_image_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def scan_images(files: list[Path], where: str) -> ImageFolder:
-    """Open every header: unreadable files are errors, one size is required, non-RGB modes are listed."""
+def scan_images(files: list[Path], where: str, on_bad: str = "error") -> ImageFolder:
+    """Open every header: one size is required, non-RGB modes are listed, and unreadable files (missing,
+    link loops, not images) are errors (`on_bad="error"`) or left out with a `BadImageWarning` ("skip")."""
+    check_on_bad(on_bad)
     size: tuple[int, int] | None = None
     first: Path | None = None
     converted: list[tuple[Path, str]] = []
+    kept: list[Path] = []
+    skipped: list[str] = []
     for p in files:
-        if not p.is_file():
-            raise DataError(f"image file {p} does not exist; check the path")
-        with _open_checked(p) as img:
-            hw = (img.height, img.width)
-            if img.mode != "RGB":
-                converted.append((p, img.mode))
+        try:
+            with _open_checked(p) as img:
+                hw = (img.height, img.width)
+                mode = img.mode
+        except DataError as exc:
+            if on_bad == "error":
+                raise DataError(f"{exc}; or pass {on_bad_hint('skip')} to leave it out with a warning") from exc
+            skipped.append(str(exc))
+            continue
+        kept.append(p)
+        if mode != "RGB":
+            converted.append((p, mode))
         if size is None:
             size, first = hw, p
         elif hw != size:
             raise DataError(f"images in {where} have different sizes: {first} is {size[1]}x{size[0]} but {p} is "
                             f"{hw[1]}x{hw[0]} (width x height). Resize them to one size first (the metric "
                             "compares sets of equally sized images)")
+    if skipped:
+        shown = "; ".join(skipped[:5]) + (f"; ... and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"skipped {len(skipped)} unreadable file(s) in {where}: {shown}. Pass {on_bad_hint('error')} "
+                      "to stop instead", BadImageWarning, stacklevel=3)
+    if not kept:
+        raise DataError(f"none of the {len(files)} image file(s) in {where} could be read; see the warnings above")
     _warn_converted(converted)
-    return ImageFolder(Path(where), list(files), size)  # type: ignore[arg-type]
+    return ImageFolder(Path(where), kept, size, on_bad)  # type: ignore[arg-type]
 
 
-def open_folder(folder: str | Path) -> ImageFolder:
+def open_folder(folder: str | Path, on_bad: str = "error") -> ImageFolder:
     """`list_image_files` + `scan_images`."""
-    return scan_images(list_image_files(folder), str(folder))
+    return scan_images(list_image_files(folder), str(folder), on_bad)
 
 
 def _tensor_to_float(x: torch.Tensor, where: str) -> torch.Tensor:
@@ -190,24 +242,30 @@ class ImageBatches:
     batches: Any                  # callable(batch_size) -> iterator
     count: int | None
     description: str
+    size: tuple[int, int] | None = None   # (H, W) when known before iterating (not for loaders)
 
     def iterate(self, batch_size: int) -> Iterator[torch.Tensor]:
         return self.batches(batch_size)
 
 
-def as_image_batches(images: Any, where: str = "images") -> ImageBatches:
-    """Wrap any accepted input (see the module docstring) as `ImageBatches`."""
+def as_image_batches(images: Any, where: str = "images", on_bad: str = "error") -> ImageBatches:
+    """Wrap any accepted input (see the module docstring) as `ImageBatches` (which are returned as they are).
+
+    on_bad: for folders and lists of files, "error" (default) or "skip" unreadable files with a warning.
+    """
     from stargan_lib.data.base import ImageSet
 
+    if isinstance(images, ImageBatches):
+        return images
     if isinstance(images, ImageSet):
         where = f"{where} (ImageSet {images.name}/{images.split})"
         images = images.images
     if isinstance(images, (str, Path)):
-        folder = open_folder(images)
-        return ImageBatches(folder.batches, len(folder), str(folder.path))
+        folder = open_folder(images, on_bad)
+        return ImageBatches(folder.batches, len(folder), str(folder.path), folder.size)
     if isinstance(images, (list, tuple)) and images and all(isinstance(p, (str, Path)) for p in images):
-        folder = scan_images([Path(p) for p in images], f"{where} (list of {len(images)} files)")
-        return ImageBatches(folder.batches, len(folder), folder.path.as_posix())
+        folder = scan_images([Path(p) for p in images], f"{where} (list of {len(images)} files)", on_bad)
+        return ImageBatches(folder.batches, len(folder), folder.path.as_posix(), folder.size)
     if isinstance(images, np.ndarray):
         images = _numpy_to_tensor(images, where)
     if isinstance(images, torch.Tensor):
@@ -222,7 +280,7 @@ def as_image_batches(images: Any, where: str = "images") -> ImageBatches:
             for start in range(0, x.shape[0], batch_size):
                 yield _tensor_to_float(x[start:start + batch_size], where)
 
-        return ImageBatches(tensor_batches, int(x.shape[0]), where)
+        return ImageBatches(tensor_batches, int(x.shape[0]), where, (int(x.shape[-2]), int(x.shape[-1])))
     if isinstance(images, Iterable):
         loader = images
         count = len(loader.dataset) if hasattr(loader, "dataset") and hasattr(loader.dataset, "__len__") else None
