@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from stargan_lib.data.base import CELEBA_ATTRS, RAFD_EXPRESSIONS, ImageSet
-from stargan_lib.data.datasets import (ImageSetDataset, InfiniteLoader, JointLoader, domain_arrays, domain_indices,
-                                       domain_train_test, make_unified_label, open_dataset, split_unified_label,
-                                       to_imageset)
+from stargan_lib.data.datasets import (ImageSetDataset, InfiniteLoader, JointLoader, domain_arrays, domain_groups,
+                                       domain_indices, domain_train_test, make_unified_label, open_dataset,
+                                       split_unified_label, to_imageset)
 from stargan_lib.errors import ConfigError, DataError
 
 
@@ -84,8 +84,9 @@ def test_to_imageset_round_trip():
 # images grouped by domain, and the endless loader
 # ---------------------------------------------------------------------------------------------
 
-def test_domain_indices_first_and_last_per_domain():
+def test_domain_groups_and_indices_first_and_last_per_domain():
     labels = np.array([2, 0, 1, 0, 2, 0, 1])
+    assert [g.tolist() for g in domain_groups(labels, 4)] == [[1, 3, 5], [2, 6], [0, 4], []]
     assert domain_indices(labels, 3).tolist() == [1, 3, 5, 2, 6, 0, 4]
     assert domain_indices(labels, 3, per_domain=2).tolist() == [1, 3, 2, 6, 0, 4]
     assert domain_indices(labels, 3, per_domain=1, last=True).tolist() == [5, 6, 4]

@@ -106,17 +106,26 @@ SYNTHETIC_DOMAIN_SETS = ("animals", "faces_gender")     # synthetic stand-ins wi
 REAL_DOMAIN_SETS = ("afhq", "celeba_hq")                # the real datasets they stand for
 
 
+def domain_groups(labels: Any, n_domains: int) -> list[np.ndarray]:
+    """The indices of the images of each domain 0 .. n_domains - 1, in order: the one grouping by domain
+    that the protocol, the ablation's grids, the notebooks' sources and the explorers share.
+
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise DataError(f"grouping by domain needs domain labels (one int per image), got labels of shape "
+                        f"{labels.shape}; use a domain dataset (expressions, animals, faces_gender)")
+    return [np.flatnonzero(labels == k) for k in range(int(n_domains))]
+
+
 def domain_indices(labels: Any, n_domains: int, per_domain: int | None = None, last: bool = False) -> np.ndarray:
     """Indices of the first (or, with `last`, the last) `per_domain` images of each of `n_domains`
     domains, domain after domain (all of them when `per_domain` is None).
 
     Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (its fixed evaluation and display sources).
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise DataError(f"grouping by domain needs domain labels (one int per image), got labels of shape "
-                        f"{labels.shape}; use a domain dataset (expressions, animals, faces_gender)")
-    groups = [np.flatnonzero(labels == k) for k in range(int(n_domains))]
+    groups = domain_groups(labels, n_domains)
     if per_domain is not None:
         groups = [g[max(0, len(g) - per_domain):] if last else g[:per_domain] for g in groups]
     return np.concatenate(groups).astype(np.int64) if groups else np.zeros(0, np.int64)
@@ -145,8 +154,8 @@ def domain_arrays(data: Any, split: str = "train", progress: bool = False) -> tu
     if data.label_kind != "domain":
         raise DataError(f"images grouped by domain need domain labels, but {data.name}/{data.split} has "
                         f"{data.label_kind!r} labels; use a domain dataset (animals, faces_gender, AFHQ, CelebA-HQ)")
-    labels = np.asarray(data.labels)
-    return list(data.label_names), [data.images[labels == k] for k in range(len(data.label_names))], data.name
+    groups = domain_groups(data.labels, len(data.label_names))
+    return list(data.label_names), [data.images[g] for g in groups], data.name
 
 
 def domain_train_test(dataset: str, data_dir: str | Path | None, image_size: int, preset: Any = None) -> tuple[Any, Any]:
@@ -430,6 +439,6 @@ def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
 
 __all__ = [
     "ImageSetDataset", "InfiniteLoader", "JointLoader", "make_unified_label", "split_unified_label",
-    "domain_indices", "domain_arrays", "domain_train_test", "open_dataset", "to_imageset",
+    "domain_groups", "domain_indices", "domain_arrays", "domain_train_test", "open_dataset", "to_imageset",
     "CelebADataset", "FolderDataset", "RealImageDataset", "DATASETS",
 ]
