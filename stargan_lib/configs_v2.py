@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from stargan_lib.errors import ConfigError
+from stargan_lib.schedules import linear_decay
 
 LETTERS = ("A", "B", "C", "D", "E", "F")
 ADVERSARIAL = ("wgan", "nonsat")
@@ -240,8 +241,7 @@ def lambda_ds(cfg: StarGANv2Config, step: int) -> float:
     """
     if cfg.lambda_ds == 0:
         return 0.0
-    frac = min(max(step, 0), cfg.ds_decay_iters) / cfg.ds_decay_iters
-    return cfg.lambda_ds * (1.0 - frac)
+    return cfg.lambda_ds * linear_decay(step, cfg.ds_decay_iters, 0)
 
 
 def guides(cfg: StarGANv2Config) -> tuple[str, ...]:

@@ -102,6 +102,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def write_json(path: str | Path, obj: Any) -> None:
+    """`obj` as indented JSON (values JSON does not know written with `str`), atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
+def read_json_object(path: str | Path) -> dict[str, Any] | None:
+    """The JSON object stored in `path`, or None when the file is missing, unreadable or not an object.
+
+    For records that are recomputed when absent (results, timings); a file that must exist is read
+    with `json.loads` and an error that names it.
+    """
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device of a module's (first) parameter: where its inputs must go."""
+    return next(module.parameters()).device
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """`torch.save` through a temporary file and an atomic rename."""
     path = Path(path)

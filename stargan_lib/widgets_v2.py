@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from stargan_lib.data.base import ImageSet, to_tensor_image, to_uint8_image
+from stargan_lib.data.datasets import domain_groups
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.models.stargan_v2 import StarGANv2Nets, label_code, latent_code, reference_code
 
@@ -119,7 +120,7 @@ class _DomainImages:
                               f"{images.image_size} px; render it at image_size={cfg.image_size}")
         self.images = images
         self.names = list(images.label_names)
-        self.by_domain = [np.flatnonzero(images.labels == k) for k in range(cfg.num_domains)]
+        self.by_domain = domain_groups(images.labels, cfg.num_domains)
 
     def image(self, index: int) -> torch.Tensor:
         if not 0 <= int(index) < len(self.images):

@@ -22,7 +22,7 @@ from stargan_lib.cli.dataclass_args import positive_int as _positive_int
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from stargan_lib.metrics.weights import check_weights, provision_weights
+    from stargan_lib.metrics.weights_provision import check_weights, provision_weights
 
     if args.check:
         report = check_weights()

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from stargan_lib.data.base import ImageSet
+from stargan_lib.data.datasets import REAL_DOMAIN_SETS, SYNTHETIC_DOMAIN_SETS, domain_arrays, domain_train_test
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.metrics.fid_metric import (FEATURE_DIM, FIDSampleSizeWarning, cached_statistics, fid_from_stats,
                                      inception_features, statistics_from_features)
@@ -74,32 +74,6 @@ class EvalConfig:
     latent_dim: int = _f(16, "dimension of the latent code z")
     seed: int = _f(0, "seed of the source choice, latent codes and references")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
-
-
-# --------------------------------------------------------------------------- data by domain
-
-def _by_domain(data: Any, split: str, progress: bool) -> tuple[list[str], list[np.ndarray], str]:
-    """(domain names, per-domain uint8 (N, H, W, 3) arrays, dataset name) from a labelled set."""
-    if isinstance(data, dict):
-        names = list(data)
-        arrays = [np.asarray(v.images if isinstance(v, ImageSet) else v) for v in data.values()]
-        for name, arr in zip(names, arrays):
-            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-                raise DataError(f"{split} images of domain {name!r}: expected uint8 (N, H, W, 3), got "
-                                f"{arr.dtype} {arr.shape}")
-        return names, arrays, "custom"
-    if not isinstance(data, ImageSet):
-        from stargan_lib.data.datasets import to_imageset
-
-        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
-            raise DataError(f"the {split} data must be an ImageSet, a torch Dataset with domain labels or a dict "
-                            f"{{domain: uint8 images}}, got {type(data).__name__}")
-        data = to_imageset(data, name=str(getattr(data, "root", "dataset")), split=split, progress=progress)
-    if data.label_kind != "domain":
-        raise DataError(f"the StarGAN v2 protocol needs domain labels, but {data.name}/{data.split} has "
-                        f"{data.label_kind!r} labels; use a domain dataset (animals, faces_gender, AFHQ, CelebA-HQ)")
-    labels = np.asarray(data.labels)
-    return list(data.label_names), [data.images[labels == k] for k in range(len(data.label_names))], data.name
 
 
 def _seed(*parts: int) -> int:
@@ -199,8 +173,8 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
     device = resolve_device(cfg.device)
     start_all = time.perf_counter()
 
-    names, train_d, name = _by_domain(train, "train", progress)
-    test_names, test_d, _ = _by_domain(test, "test", progress)
+    names, train_d, name = domain_arrays(train, "train", progress)
+    test_names, test_d, _ = domain_arrays(test, "test", progress)
     dataset = dataset or name
     if names != test_names:
         raise DataError(f"train domains {names} and test domains {test_names} differ; use the two splits of one "
@@ -319,10 +293,6 @@ def stargan_v2_fns(nets: Any) -> dict[str, Fn | None]:
 
 # --------------------------------------------------------------------------- checkpoints (stargan eval)
 
-SYNTHETIC_DOMAIN_SETS = ("animals", "faces_gender")
-REAL_DOMAIN_SETS = ("afhq", "celeba_hq")
-
-
 def load_stargan_v2_for_eval(path: str, dataset: str | None = None) -> tuple[Any, dict[str, Any]]:
     """The EMA networks of a StarGAN v2 checkpoint, in eval mode, and a description of the run.
 
@@ -361,33 +331,6 @@ def load_stargan_v2_for_eval(path: str, dataset: str | None = None) -> tuple[Any
     return nets.eval(), info
 
 
-def _eval_data(dataset: str, data_dir: str | None, image_size: int, preset: Any) -> tuple[Any, Any]:
-    from pathlib import Path
-
-    from stargan_lib.data.datasets import open_dataset
-    from stargan_lib.data.synthetic import make_dataset
-
-    if dataset in SYNTHETIC_DOMAIN_SETS:
-        if data_dir is not None:
-            raise ConfigError(f"{dataset!r} is synthetic and needs no --data-dir; for real data use "
-                              f"{' / '.join(REAL_DOMAIN_SETS)}")
-        return (make_dataset(dataset, "train", image_size=image_size, preset=preset),
-                make_dataset(dataset, "test", image_size=image_size, preset=preset))
-    if dataset in REAL_DOMAIN_SETS:
-        if data_dir is None:
-            raise ConfigError(f"{dataset!r} is real data: pass --data-dir, the folder holding train/ and val/ "
-                              "(one sub-folder per domain in each), e.g. data/afhq")
-        root = Path(data_dir)
-        test_dir = next((root / s for s in ("val", "test") if (root / s).is_dir()), None)
-        if not (root / "train").is_dir() or test_dir is None:
-            raise DataError(f"{root} must hold train/ and val/ (or test/) folders, one sub-folder per domain in each "
-                            "(the AFHQ / CelebA-HQ layout)")
-        return (open_dataset(dataset, data_dir=root / "train", image_size=image_size),
-                open_dataset(dataset, data_dir=test_dir, image_size=image_size))
-    raise ConfigError(f"unknown evaluation dataset {dataset!r}; choose one of "
-                      f"{SYNTHETIC_DOMAIN_SETS + REAL_DOMAIN_SETS} (domain datasets)")
-
-
 def evaluate_checkpoint(path: str, dataset: str, data_dir: str | None = None, preset: Any = None,
                         cfg: EvalConfig | None = None, oracle: bool = False, progress: bool = True) -> dict[str, Any]:
     """Load a StarGAN v2 checkpoint and run `evaluate_protocol` on `dataset` (what `stargan eval` does).
@@ -401,7 +344,7 @@ def evaluate_checkpoint(path: str, dataset: str, data_dir: str | None = None, pr
     cfg = dataclasses.replace(cfg or EvalConfig(), latent_dim=nets.cfg.latent_dim)
     nets = nets.to(resolve_device(cfg.device))
     size = nets.cfg.image_size
-    train, test = _eval_data(dataset, data_dir, size, preset)
+    train, test = domain_train_test(dataset, data_dir, size, preset)
     n_domains = len(train.label_names) if hasattr(train, "label_names") else None
     if n_domains is not None and n_domains != nets.cfg.num_domains:
         raise ConfigError(f"{path} was trained on {nets.cfg.num_domains} domains but {dataset!r} has {n_domains} "
