@@ -27,7 +27,7 @@ def positive_int(text: str) -> int:
 
 def add_on_bad_arg(parser: argparse.ArgumentParser, default: str) -> None:
     """`--on-bad skip|error` for a command that reads image files (the library's `on_bad` argument)."""
-    from stargan_lib.data.real import ON_BAD_CHOICES
+    from stargan_lib.data.image_files import ON_BAD_CHOICES
 
     parser.add_argument(
         "--on-bad", choices=ON_BAD_CHOICES, default=default,

@@ -110,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     entry = TRAINERS[args.model]
     cls = resolve(entry.config_class)
     cfg = config_from_args(resolve(entry.make_config), cls, args)
-    from stargan_lib.data.real import bad_image_policy
+    from stargan_lib.data.image_files import bad_image_policy
 
     print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}")
     with bad_image_policy(args.on_bad):  # --on-bad reaches the real-data loaders the trainer opens
@@ -171,7 +171,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.checkpoint} is not a course training checkpoint of a model that can be sampled "
                           f"(config class {kind!r}; known: {sorted(SAMPLERS)}). Pass the checkpoint.pt a "
                           "`stargan train` run wrote")
-    from stargan_lib.data.real import bad_image_policy
+    from stargan_lib.data.image_files import bad_image_policy
 
     with bad_image_policy(args.on_bad):
         out = resolve(SAMPLERS[kind])(args.checkpoint, args)
