@@ -143,11 +143,11 @@ def _translate_pair(mode: str, fn: Fn, src: np.ndarray, ref_pool: np.ndarray, t:
 
 
 def _oracle_update(acc: dict[str, list], oracle: Any, x: torch.Tensor, outs: torch.Tensor, t: int) -> None:
-    from stargan_lib.metrics.oracle_metrics import _predict
+    from stargan_lib.metrics.oracle_metrics import predict
 
     k = outs.shape[1]
-    logits, f_fake = _predict(oracle, outs.flatten(0, 1))
-    _, f_src = _predict(oracle, x)
+    logits, f_fake = predict(oracle, outs.flatten(0, 1))
+    _, f_src = predict(oracle, x)
     acc["logits"].append(logits)
     acc["src"].append({n: v.repeat_interleave(k, 0) for n, v in f_src.items()})
     acc["fake"].append(f_fake)
