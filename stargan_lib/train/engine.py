@@ -246,11 +246,11 @@ class Engine:
         bad = non_finite_weights(nets)
         if bad:
             more = f" ... (+{len(bad) - 4})" if len(bad) > 4 else ""
-            where = (f"the last good checkpoint is step {self.last_good[0]} at {self.last_good[1]}"
+            where = (f"the last good checkpoint is step {self.last_good[0]} at {self.last_good[1]} (kept as it is)"
                      if self.last_good else "no checkpoint was written by this run")
             raise TrainingError(f"step {self.step}: non-finite weights ({', '.join(bad[:4])}{more}) although the "
-                                f"losses were finite; this checkpoint was not written and {where}. Lower the "
-                                "learning rate and train again (or resume from that checkpoint)")
+                                f"losses were finite. This checkpoint was not written; {where}. Train again "
+                                "with a lower learning rate")
         if self.dist.is_main:
             save_checkpoint(path, step=self.step, cfg=self.cfg, nets=nets, optims=self.task.optims,
                             history=self.history, extra=self.task.extra_state())
