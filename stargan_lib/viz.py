@@ -14,11 +14,9 @@ the inline backend already shows the figure, and a returned figure would show a 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from stargan_lib.errors import DataError
 from stargan_lib.grids import _to_uint8_batch, image_grid, save_grid  # noqa: F401  (one implementation)

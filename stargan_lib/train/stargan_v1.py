@@ -33,7 +33,7 @@ from torch.utils.data import Dataset
 from stargan_lib.data.base import HAIR_ATTRS, ImageSet
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
-from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, config_for, generator_label
+from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
 from stargan_lib.train.cyclegan import fixed_batch
 from stargan_lib.train.engine import (Engine, TrainResult, TrainTask, check_finite, linear_decay, save_grid,
                                       set_lr)
