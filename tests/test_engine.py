@@ -255,3 +255,19 @@ def test_stargan_v2_resume_on_cuda_matches_a_straight_run(tmp_path):
     resumed = V2.train(cfg, domains(), out_dir=tmp_path / "b", progress=False)
     assert same_weights(straight.nets, resumed.nets) and same_weights(straight.ema, resumed.ema)
     assert straight.history == resumed.history
+
+
+def test_resume_rewrites_nets_ema_in_step_with_the_checkpoint(tmp_path):
+    """A kill between checkpoint.pt and nets_ema.ckpt leaves an old nets_ema; the next start mends it."""
+    cfg = make_config("C", "smoke", "afhq", device="cpu", total_iters=2, ckpt_every=1)
+    V2.train(cfg, domains(), out_dir=tmp_path, progress=False, iters=1)
+    stale = torch.load(tmp_path / "nets_ema.ckpt", weights_only=True)
+    V2.train(cfg, domains(), out_dir=tmp_path, progress=False)
+    torch.save(stale, tmp_path / "nets_ema.ckpt")                   # as if killed after checkpoint.pt at step 2
+    trainer = V2.StarGANv2Trainer(cfg, domains(), out_dir=tmp_path, progress=False)
+    assert trainer.resume() and trainer.step == 2
+    mended = torch.load(tmp_path / "nets_ema.ckpt", weights_only=True)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    for name, sd in mended.items():
+        assert all(torch.equal(v, state["nets"][f"ema_{name}"][k]) for k, v in sd.items())
+    assert not all(torch.equal(v, stale["generator"][k]) for k, v in mended["generator"].items())

@@ -70,7 +70,8 @@ def stargan_v1_args(parser: argparse.ArgumentParser) -> None:
 def stargan_v2_counts(cfg: Any, args: Any = None) -> dict[str, Any]:
     """`stargan params stargan_v2`: parameters per network (official names) and their total.
     With `--dataset celeba_hq` at the paper preset the generator includes the high-pass skip's
-    architecture (w_hpf = 1); the face-alignment network is not counted (nor is it in the official G)."""
+    architecture (w_hpf = 1); the face-alignment network is not counted (nor is it in the official G).
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
     from stargan_lib.models.stargan_v2 import param_counts
 
     counts = param_counts(cfg)

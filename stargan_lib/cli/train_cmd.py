@@ -61,7 +61,8 @@ def make_stargan_v1_config(preset: str | None, overrides: dict[str, Any]) -> Any
 
 def make_stargan_v2_config(preset: str | None, overrides: dict[str, Any]) -> Any:
     """`stargan train|params stargan_v2`: `--config X` picks the Table 1 letter (its ABLATION overrides
-    are applied), `--dataset` the DATASETS values; the other flags override fields afterwards."""
+    are applied), `--dataset` the DATASETS values; the other flags override fields afterwards.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
     from stargan_lib.configs_v2 import make_config
     from stargan_lib.presets import get_preset
 
@@ -85,7 +86,8 @@ def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
 
 
 def run_stargan_v2(cfg: Any, args: argparse.Namespace) -> Any:
-    """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out."""
+    """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
     from stargan_lib.train.distributed import cleanup, init_distributed
     from stargan_lib.train.stargan_v2 import load_training_data, train
 
@@ -184,7 +186,8 @@ def sample_stargan_v1(path: str, args: argparse.Namespace) -> Path:
 
 def sample_stargan_v2(path: str, args: argparse.Namespace) -> Path:
     """`stargan sample checkpoint.pt --out grid.png`: the latent (and reference) grid of held-out images,
-    or the one-output-per-domain grid for A–C, with the EMA networks."""
+    or the one-output-per-domain grid for A–C, with the EMA networks. Introduced in
+    `notebooks/04_stargan_v2_A_to_C.ipynb`."""
     import torch
 
     from stargan_lib.configs_v2 import SYNTHETIC

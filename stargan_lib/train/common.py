@@ -50,7 +50,9 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 
 
 def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
-    """Rebuild a config dataclass from `config_dict` output (lists back to tuples)."""
+    """Rebuild a config dataclass from `config_dict` output (lists back to tuples).
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (with `load_run`)."""
     return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
 
 
@@ -109,7 +111,9 @@ def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.M
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A course checkpoint as a dict, read onto the CPU; a clear error for anything else."""
+    """A course checkpoint as a dict, read onto the CPU; a clear error for anything else.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (with `load_run`)."""
     state = safe_torch_load(path, map_location="cpu")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a course training checkpoint (no 'format' tag); to load "
@@ -118,7 +122,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def clean_stale_tmp(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
-    """Delete the temporary files that a killed atomic save of `names` left in `folder`; returns them."""
+    """Delete the temporary files that a killed atomic save of `names` left in `folder`; returns them.
+
+    The engine calls it when a run starts. Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -139,7 +145,8 @@ RUN_KINDS: dict[str, tuple[str, str, str]] = {
 @dataclasses.dataclass
 class LoadedRun:
     """What `load_run` returns: the run's config, its networks (eval mode), the EMA networks (StarGAN
-    v2; None otherwise) and the whole checkpoint dict (step, history, extra ...)."""
+    v2; None otherwise) and the whole checkpoint dict (step, history, extra ...). Introduced in
+    `notebooks/01_cyclegan_baseline.ipynb`."""
 
     cfg: Any
     nets: Any

@@ -132,7 +132,8 @@ class TrainTask:
         return []
 
     def after_save(self, out_dir: Path) -> None:
-        """Write any other file of the run after a checkpoint (e.g. StarGAN v2's nets_ema.ckpt)."""
+        """Write any other file of the run after a checkpoint (e.g. StarGAN v2's nets_ema.ckpt); also
+        called after a resume, so that a kill between the two writes cannot leave them out of step."""
 
 
 # ============================================================================ the history file
@@ -141,7 +142,7 @@ class HistoryCSV:
 
     Rows are appended as they are logged (and flushed); when the columns change or a run resumes,
     the file is rewritten from the history atomically, so after a resume it holds exactly the
-    checkpoint's rows followed by the new ones.
+    checkpoint's rows followed by the new ones. Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
     """
 
     def __init__(self, path: Path):
@@ -231,6 +232,8 @@ class Engine:
         self.last_good = (self.step, path)
         if self.csv is not None:
             self.csv.rewrite(self.history)             # drop rows logged after the checkpoint
+            if path.parent == self.out_dir:
+                self.task.after_save(self.out_dir)     # files beside it (nets_ema.ckpt) in step with it again
         return True
 
     def save(self, path: str | Path | None = None) -> Path:

@@ -15,10 +15,12 @@ One iteration (as Appendix B / the released training loop):
   4. EMA: θ_ema ← 0.999 θ_ema + 0.001 θ for G, F, E (evaluation uses the EMA networks).
 
 λ_ds is `configs_v2.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
-(the released code restarts it from its initial value on resume). Checkpoints
-(`<out_dir>/checkpoint.pt`, via `train.common.save_checkpoint`) hold the networks, EMA networks,
-optimisers, step, config, RNG state and loss history; `<out_dir>/nets_ema.ckpt` holds the EMA
-networks in the official `100000_nets_ema.ckpt` layout.
+(the released code restarts it from its initial value on resume). The loop, checkpoints
+(`<out_dir>/checkpoint.pt`: networks, EMA networks, optimisers, step, config, RNG state, loss
+history), `history.csv` and sample grids are the training engine's (`stargan_lib.train.engine`);
+`StarGANv2Trainer` supplies one iteration and writes `<out_dir>/nets_ema.ckpt`, the EMA networks
+in the official `100000_nets_ema.ckpt` layout (atomically, after each checkpoint; `stargan eval`
+reads it with the `checkpoint.pt` beside it).
 
 Deviation: no random-resized-crop / flip augmentation (the synthetic sets are already varied);
 sources are drawn uniformly with replacement, reference pairs uniformly within the target domain
