@@ -96,7 +96,8 @@ COUNTERS: dict[str, ParamsEntry] = {
                               "stargan_lib.cli.params_cmd:make_stargan_v1_config",
                               "stargan_lib.cli.params_cmd:stargan_v1_counts", "stargan_lib.cli.params_cmd:stargan_v1_args",
                               "StarGAN v1 generator and discriminator"),
-    "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config", "stargan_lib.cli.train_cmd:make_stargan_v2_config",
+    "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config",
+                              "stargan_lib.cli.train_cmd:make_stargan_v2_config",
                               "stargan_lib.cli.params_cmd:stargan_v2_counts", None,
                               "StarGAN v2 G, F, E, D of configuration --config A..F, --dataset afhq|celeba_hq"),
 }

@@ -107,7 +107,8 @@ TRAINERS: dict[str, TrainEntry] = {
                              "stargan_lib.cli.train_cmd:make_stargan_v1_config",
                              "stargan_lib.cli.train_cmd:run_stargan_v1",
                              "StarGAN v1 (one dataset, or two with the mask vector)"),
-    "stargan_v2": TrainEntry("stargan_lib.configs_v2:StarGANv2Config", "stargan_lib.cli.train_cmd:make_stargan_v2_config",
+    "stargan_v2": TrainEntry("stargan_lib.configs_v2:StarGANv2Config",
+                             "stargan_lib.cli.train_cmd:make_stargan_v2_config",
                              "stargan_lib.cli.train_cmd:run_stargan_v2",
                              "StarGAN v2 Table 1 configuration A..F (--config, --dataset afhq|celeba_hq)"),
 }

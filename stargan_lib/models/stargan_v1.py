@@ -32,7 +32,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.utils import check_run_lengths, count_parameters, load_state_dict_checked, replace_checked, safe_torch_load
+from stargan_lib.utils import (check_run_lengths, count_parameters, load_state_dict_checked, replace_checked,
+                               safe_torch_load)
 
 # Label kind of each synthetic dataset the v1 model is trained on (see `stargan_lib.data`):
 # faces carry binary attributes (CelebA-like), expressions one-hot expressions (RaFD-like).

@@ -10,8 +10,8 @@ L_GAN + λ L_cyc (+ λ_id λ L_identity), then both discriminators on fakes draw
 last `decay_iters` iterations.
 
 A run lives in `out_dir`: `checkpoint.pt` (nets, optimisers, step, RNG, loader positions, image
-pools, history), `history.csv` and `samples/step_XXXXXX.png` (rows: real A, G_AB(A), G_BA(G_AB(A)); then the same
-for B). Calling `train` again with the same `out_dir` resumes.
+pools, history), `history.csv` and `samples/step_XXXXXX.png` (rows: real A, G_AB(A),
+G_BA(G_AB(A)); then the same for B). Calling `train` again with the same `out_dir` resumes.
 
 The loop, checkpoints, history and samples are the engine's (`stargan_lib.train.engine`); this
 module supplies the data, the networks and one iteration (`CycleGANTask`). `fixed_batch` is reused
