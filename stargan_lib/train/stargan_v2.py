@@ -161,7 +161,6 @@ class StarGANv2Trainer(TrainTask):
     the checkpoint. Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
     """
 
-    postfix_keys = ()
     samples_at_end = True
     extra_files = (NETS_EMA_NAME,)
 
@@ -174,6 +173,8 @@ class StarGANv2Trainer(TrainTask):
                               "checkpoint can still be loaded with load_official_nets_ema)")
         self.cfg, self.progress = cfg, progress
         self.name = f"StarGAN v2 ({cfg.config})"
+        last = guides(cfg)[-1]                          # the progress bar shows the last guide's main terms
+        self.postfix_keys = (f"D/{last}/adv", f"G/{last}/adv", f"G/{last}/cyc")
         self.dist = dist or DistContext(device=resolve_device(cfg.device))
         self.device = self.dist.device
         if cfg.batch_size % self.dist.world_size:
