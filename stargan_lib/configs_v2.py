@@ -45,6 +45,7 @@ from typing import Any, Mapping
 
 from stargan_lib.errors import ConfigError
 from stargan_lib.schedules import linear_decay
+from stargan_lib.utils import check_run_lengths
 
 LETTERS = ("A", "B", "C", "D", "E", "F")
 ADVERSARIAL = ("wgan", "nonsat")
@@ -280,8 +281,9 @@ def validate(cfg: StarGANv2Config) -> StarGANv2Config:
         bad(f"g_downsample={n_g} does not fit image_size={cfg.image_size}; lower it")
     if not 1 <= n_d or cfg.image_size >> n_d < 1:
         bad(f"d_downsample={n_d} does not fit image_size={cfg.image_size}; lower it")
-    if cfg.batch_size < 1 or cfg.total_iters < 0 or cfg.ds_decay_iters < 1:
-        bad("batch_size and ds_decay_iters must be >= 1 and total_iters >= 0")
+    if cfg.batch_size < 1 or cfg.ds_decay_iters < 1:
+        bad(f"batch_size={cfg.batch_size} and ds_decay_iters={cfg.ds_decay_iters} must be >= 1")
+    check_run_lengths(cfg)
     if not 0.0 <= cfg.ema_beta < 1.0:
         bad(f"ema_beta={cfg.ema_beta} must be in [0, 1)")
     return cfg

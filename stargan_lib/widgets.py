@@ -101,7 +101,7 @@ class AttributePicker:
     def translate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(input, translation), each (3, H, W) in [-1, 1]."""
         from stargan_lib.models.stargan_v1 import generator_label
-        from stargan_lib.train.stargan_v1 import translate
+        from stargan_lib.models.stargan_v1 import translate
 
         x, _ = self.imageset.subset(slice(self.index, self.index + 1)).tensors()
         c = generator_label(self.cfg, self._target.unsqueeze(0), self.dataset)

@@ -31,7 +31,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stargan_lib"
 MAX_LINES = 650
 
 LAYERS = {
-    0: ("stargan_lib", "utils", "errors", "presets", "paths", "schedules", "threads", "nbtools", "configs_v2"),
+    0: ("stargan_lib", "utils", "errors", "presets", "paths", "schedules", "threads", "nbtools", "configs_v2",
+        "grids"),
     1: ("data",),
     2: ("models",),
     3: ("losses",),
@@ -44,27 +45,10 @@ LAYERS = {
 NAMES = {0: "helpers", 1: "data", 2: "models", 3: "losses", 4: "train", 5: "metrics", 6: "experiments",
          7: "notebook tools", 8: "cli"}
 
-# (importing module, imported module) -> why it is allowed for now. All of these are in files that the
-# "engine" branch rewrites (train/*, models/*, metrics/oracle_metrics.py): empty this list once it is merged.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("models.cyclegan", "cli.dataclass_args"):
-        "the model config's CLI field helpers live in cli/; engine moves them below models",
-    ("models.stargan_v1", "cli.dataclass_args"):
-        "the model config's CLI field helpers live in cli/; engine moves them below models",
-    ("models.stargan_v1", "train.common"):
-        "models use train.common's checked state-dict loading; engine moves it below models",
-    ("models.stargan_v2", "train.common"):
-        "models use train.common's checked state-dict loading; engine moves it below models",
-    ("train.cyclegan", "metrics.oracle_metrics"):
-        "training scores samples with the oracle; engine moves the scoring into metrics/experiments",
-    ("train.stargan_v1", "metrics.oracle_metrics"):
-        "training scores samples with the oracle; engine moves the scoring into metrics/experiments",
-}
+# (importing module, imported module) -> why an import into a higher layer is allowed. Empty: none is.
+ALLOWED: dict[tuple[str, str], str] = {}
 # (importing module, imported module, private name) -> why.
-ALLOWED_PRIVATE: dict[tuple[str, str, str], str] = {
-    ("metrics.protocol", "metrics.oracle_metrics", "_predict"):
-        "oracle_metrics._predict becomes public when engine rewrites metrics/oracle_metrics.py",
-}
+ALLOWED_PRIVATE: dict[tuple[str, str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -118,7 +118,8 @@ def write_grids(exp: Experiment, ema: Any, n_styles: int = 5) -> dict[str, Path]
     """The configuration's sample grid(s) of held-out images with the EMA networks:
     `<out>/<X>.png` (A–C: source + one output per domain; D–F: per target domain, source + `n_styles`
     latent-guided outputs) and, for E–F, `<out>/<X>_reference.png` (reference-guided)."""
-    from stargan_lib.train.stargan_v2 import sample_grids, save_grid
+    from stargan_lib.grids import save_grid
+    from stargan_lib.train.stargan_v2 import sample_grids
 
     ema = ema.eval()
     dev = next(ema.parameters()).device
@@ -127,7 +128,7 @@ def write_grids(exp: Experiment, ema: Any, n_styles: int = 5) -> dict[str, Path]
     paths = {}
     for kind, (imgs, nrow) in grids.items():
         path = exp.grid_path if kind in ("det", "latent") else exp.out_dir / f"{exp.letter}_{kind}.png"
-        save_grid(imgs.cpu(), nrow, path)
+        save_grid(imgs.cpu().float().clamp(-1, 1), path, nrow=nrow)
         paths[kind] = path
     return paths
 

@@ -117,11 +117,11 @@ def _translate_pair(mode: str, fn: Fn, src: np.ndarray, ref_pool: np.ndarray, t:
 
 
 def _oracle_update(acc: dict[str, list], oracle: Any, x: torch.Tensor, outs: torch.Tensor, t: int) -> None:
-    from stargan_lib.metrics.oracle_metrics import _predict
+    from stargan_lib.metrics.oracle_metrics import predict
 
     k = outs.shape[1]
-    logits, f_fake = _predict(oracle, outs.flatten(0, 1))
-    _, f_src = _predict(oracle, x)
+    logits, f_fake = predict(oracle, outs.flatten(0, 1))
+    _, f_src = predict(oracle, x)
     acc["logits"].append(logits)
     acc["src"].append({n: v.repeat_interleave(k, 0) for n, v in f_src.items()})
     acc["fake"].append(f_fake)
@@ -293,41 +293,72 @@ def stargan_v2_fns(nets: Any) -> dict[str, Fn | None]:
 
 # --------------------------------------------------------------------------- checkpoints (stargan eval)
 
-def load_stargan_v2_for_eval(path: str, dataset: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """The EMA networks of a StarGAN v2 checkpoint, in eval mode, and a description of the run.
-
-    Accepts a course training checkpoint (`<out_dir>/checkpoint.pt`: any configuration A-F, its
-    config is read from the file) or an official / course `nets_ema.ckpt` (configuration F layout,
-    loaded by `models.stargan_v2.load_official_nets_ema`).
-    """
+def _course_v2_config(state: Any, path: Any) -> Any:
+    """The validated StarGANv2Config stored in a course checkpoint dict (clear errors otherwise)."""
     import dataclasses
 
     from stargan_lib.configs_v2 import StarGANv2Config, validate
     from stargan_lib.errors import CheckpointError
+    from stargan_lib.train.common import config_from_dict
+
+    if state.get("config_class") != "StarGANv2Config":
+        raise CheckpointError(f"{path} holds a {state.get('config_class')} run; `stargan eval` evaluates "
+                              "StarGAN v2 checkpoints (the Appendix C protocol)")
+    names = {f.name for f in dataclasses.fields(StarGANv2Config)}
+    unknown = sorted(set(state["config"]) - names)
+    if unknown:
+        raise CheckpointError(f"{path} has config fields {unknown} this version does not know; it was "
+                              "written by another version of the course")
+    return validate(config_from_dict(StarGANv2Config, state["config"]))
+
+
+def load_stargan_v2_for_eval(path: str, dataset: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The EMA networks of a StarGAN v2 checkpoint, in eval mode, and a description of the run.
+
+    Accepts a course training checkpoint (`<out_dir>/checkpoint.pt`: any configuration A-F, its
+    config is read from the file), the `nets_ema.ckpt` that `stargan train` writes beside it (its
+    configuration is read from that `checkpoint.pt`), or an official `100000_nets_ema.ckpt`
+    (configuration F layout, loaded by `models.stargan_v2.load_official_nets_ema`). Non-finite
+    weights are refused. Introduced in `notebooks/06_ablation_table.ipynb` (`stargan eval`).
+    """
+    from pathlib import Path
+
+    from stargan_lib.errors import CheckpointError
     from stargan_lib.models import stargan_v2 as v2
-    from stargan_lib.train.common import load_state_dict_checked
-    from stargan_lib.utils import safe_torch_load
+    from stargan_lib.train.common import CHECKPOINT, FORMAT
+    from stargan_lib.utils import check_finite_weights, load_state_dict_checked, safe_torch_load
 
     state = safe_torch_load(path)
-    if isinstance(state, dict) and state.get("format") == "stargan-course/1":
-        if state.get("config_class") != "StarGANv2Config":
-            raise CheckpointError(f"{path} holds a {state.get('config_class')} run; `stargan eval` evaluates "
-                                  "StarGAN v2 checkpoints (the Appendix C protocol)")
-        names = {f.name for f in dataclasses.fields(StarGANv2Config)}
-        unknown = sorted(set(state["config"]) - names)
-        if unknown:
-            raise CheckpointError(f"{path} has config fields {unknown} this version does not know; it was "
-                                  "written by another version of the course")
-        cfg = validate(StarGANv2Config(**{k: tuple(v) if isinstance(v, list) else v
-                                          for k, v in state["config"].items()}))
+    sibling = Path(path).with_name(CHECKPOINT)
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        cfg = _course_v2_config(state, path)
         nets = v2.ema_copy(v2.build_nets(cfg))
         for name in nets:
             load_state_dict_checked(nets[name], state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
         info = {"checkpoint": str(path), "kind": "course training checkpoint", "config": cfg.config,
                 "step": int(state.get("step", 0))}
+    elif isinstance(state, dict) and Path(path).name != CHECKPOINT and sibling.is_file():
+        # a course run's nets_ema.ckpt: official layout, the configuration is in checkpoint.pt beside it
+        run = safe_torch_load(sibling)
+        if not (isinstance(run, dict) and run.get("format") == FORMAT):
+            raise CheckpointError(f"{sibling} beside {path} is not a course training checkpoint; evaluate the "
+                                  "run's checkpoint.pt, or move an official nets_ema file to its own folder")
+        cfg = _course_v2_config(run, sibling)
+        nets = v2.ema_copy(v2.build_nets(cfg))
+        for name in nets:
+            load_state_dict_checked(nets[name], state.get(name),
+                                    f"{path}[{name}] (configuration from {sibling})")
+        info = {"checkpoint": str(path), "kind": f"course nets_ema (configuration from {sibling.name})",
+                "config": cfg.config, "step": int(run.get("step", 0))}
     else:
-        nets = v2.load_official_nets_ema(str(path), dataset=dataset)
+        try:
+            nets = v2.load_official_nets_ema(str(path), dataset=dataset)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc}. A nets_ema.ckpt written by `stargan train` is read together with the "
+                                  f"checkpoint.pt beside it (that file holds its configuration); none is in "
+                                  f"{Path(path).parent}. Evaluate the run's checkpoint.pt instead") from exc
         info = {"checkpoint": str(path), "kind": "nets_ema (configuration F layout)", "config": nets.cfg.config}
+    check_finite_weights(nets, str(path))
     return nets.eval(), info
 
 
