@@ -49,7 +49,8 @@ from typing import Any, Callable, Iterable, Mapping
 from stargan_lib.configs_v2 import DESCRIPTIONS, LETTERS, SYNTHETIC, StarGANv2Config, make_config
 from stargan_lib.errors import ConfigError
 from stargan_lib.presets import AblationSizes, Preset, get_preset
-from stargan_lib.utils import atomic_write_bytes, repo_root
+from stargan_lib import paths
+from stargan_lib.utils import atomic_write_bytes
 
 # Table 1 of the StarGAN v2 paper (CelebA-HQ, 256 px, latent-guided; LPIPS undefined for A–C).
 PAPER_TABLE1: dict[str, dict[str, float | None]] = {
@@ -101,14 +102,15 @@ def default_out_dir(preset: str | Preset | None, base: str | Path = DEFAULT_OUT)
     return base if name == "course" else base.with_name(f"{base.name}_{name}")
 
 
-NOTEBOOK_OUT = "../results/ablation"    # the notebooks' default OUT_DIR / RESULTS_DIR (run from notebooks/)
+NOTEBOOK_OUT = "../results/ablation"    # the notebooks' former default (relative to notebooks/), still accepted
 
 
-def resolve_out_dir(out_dir: str | Path, preset: str | Preset | None) -> Path:
-    """A notebook's results folder: the default `../results/ablation` becomes `default_out_dir`'s
-    per-preset folder (`../results/ablation_smoke` at smoke); any other value is used as given."""
-    if str(out_dir) == NOTEBOOK_OUT:
-        return default_out_dir(preset, NOTEBOOK_OUT)
+def resolve_out_dir(out_dir: str | Path | None, preset: str | Preset | None) -> Path:
+    """A notebook's results folder: None (the notebooks' default) becomes `default_out_dir`'s per-preset
+    folder inside the checkout's `results/` (`results/ablation_smoke` at smoke), whatever the working
+    directory; any other value is used as given."""
+    if out_dir is None or str(out_dir) == NOTEBOOK_OUT:
+        return default_out_dir(preset, paths.results_dir("ablation"))
     return Path(out_dir)
 
 
@@ -442,12 +444,8 @@ def run_experiment(config: str, preset: str | Preset | None = None, dataset: str
 
 # ============================================================================ the ablation
 def experiment_notebook() -> Path:
-    """`notebooks/experiment.ipynb` of the course checkout (papermill runs it)."""
-    path = repo_root() / "notebooks" / "experiment.ipynb"
-    if not path.is_file():
-        raise ConfigError(f"the experiment notebook {path} is missing; run from a course checkout (git clone), "
-                          "where stargan_lib is installed in editable mode (make setup)")
-    return path
+    """`notebooks/experiment.ipynb`, shipped with the package (`stargan_lib.paths.experiment_notebook`)."""
+    return paths.experiment_notebook()
 
 
 def load_result(out_dir: str | Path, letter: str) -> dict[str, Any] | None:
