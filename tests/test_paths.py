@@ -45,6 +45,14 @@ def test_package_resources():
         paths.resource("nothing.txt")
 
 
+def test_ablation_results_default_to_the_checkout(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)                      # the working directory plays no part
+    assert ablation.resolve_out_dir(None, "smoke") == REPO / "results" / "ablation_smoke"
+    assert ablation.resolve_out_dir(None, "course") == REPO / "results" / "ablation"
+    assert ablation.resolve_out_dir("../results/ablation", "smoke") == REPO / "results" / "ablation_smoke"
+    assert ablation.resolve_out_dir(tmp_path / "mine", "smoke") == tmp_path / "mine"
+
+
 def test_installed_without_a_checkout_says_so(monkeypatch, tmp_path):
     site = tmp_path / "site-packages" / "stargan_lib"
     site.mkdir(parents=True)
