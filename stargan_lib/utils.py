@@ -161,8 +161,10 @@ def count_parameters(module: torch.nn.Module) -> int:
 
 
 def repo_root() -> Path:
-    """The course checkout that holds this package (used for notebooks/ and results/ defaults)."""
-    return Path(__file__).resolve().parent.parent
+    """The course checkout: `stargan_lib.paths.repo_root` (kept here for older callers; use `paths`)."""
+    from stargan_lib import paths
+
+    return paths.repo_root()
 
 
 def replace_checked(cfg: Any, overrides: dict[str, Any]) -> Any:

@@ -23,20 +23,17 @@ from stargan_lib.ablation.settings import (LETTERS, PAPER_NAMES, PAPER_TABLE1, R
                                           library_version, load_result, make_manifest, parse_configs)
 from stargan_lib.ablation.table import collect_results, write_table
 from stargan_lib.configs_v2 import DESCRIPTIONS
+from stargan_lib import paths
 from stargan_lib.errors import ConfigError
 from stargan_lib.presets import Preset
-from stargan_lib.utils import read_json_object, repo_root, write_json
+from stargan_lib.utils import read_json_object, write_json
 
 LOCK = "ablation.lock"
 
 
 def experiment_notebook() -> Path:
-    """`notebooks/experiment.ipynb` of the course checkout (papermill runs it)."""
-    path = repo_root() / "notebooks" / "experiment.ipynb"
-    if not path.is_file():
-        raise ConfigError(f"the experiment notebook {path} is missing; run from a course checkout (git clone), "
-                          "where stargan_lib is installed in editable mode (make setup)")
-    return path
+    """`notebooks/experiment.ipynb`, shipped with the package (`stargan_lib.paths.experiment_notebook`)."""
+    return paths.experiment_notebook()
 
 
 

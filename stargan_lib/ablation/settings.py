@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from stargan_lib.configs_v2 import LETTERS, SYNTHETIC, StarGANv2Config, make_config
+from stargan_lib import paths
 from stargan_lib.errors import ConfigError
 from stargan_lib.presets import Preset, get_preset
 from stargan_lib.utils import read_json_object, write_json
@@ -67,14 +68,15 @@ def default_out_dir(preset: str | Preset | None, base: str | Path = DEFAULT_OUT)
     return base if name == "course" else base.with_name(f"{base.name}_{name}")
 
 
-NOTEBOOK_OUT = "../results/ablation"    # the notebooks' default OUT_DIR / RESULTS_DIR (run from notebooks/)
+NOTEBOOK_OUT = "../results/ablation"    # the notebooks' former default (relative to notebooks/), still accepted
 
 
-def resolve_out_dir(out_dir: str | Path, preset: str | Preset | None) -> Path:
-    """A notebook's results folder: the default `../results/ablation` becomes `default_out_dir`'s
-    per-preset folder (`../results/ablation_smoke` at smoke); any other value is used as given."""
-    if str(out_dir) == NOTEBOOK_OUT:
-        return default_out_dir(preset, NOTEBOOK_OUT)
+def resolve_out_dir(out_dir: str | Path | None, preset: str | Preset | None) -> Path:
+    """A notebook's results folder: None (the notebooks' default) becomes `default_out_dir`'s per-preset
+    folder inside the checkout's `results/` (`results/ablation_smoke` at smoke), whatever the working
+    directory; any other value is used as given."""
+    if out_dir is None or str(out_dir) == NOTEBOOK_OUT:
+        return default_out_dir(preset, paths.results_dir("ablation"))
     return Path(out_dir)
 
 

