@@ -46,6 +46,17 @@ def smoke_run(tmp_path_factory):
     out = base / "results"
     proc = _stargan("ablation", "--preset", "smoke", "--out", str(out), "--quiet", env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # Shared with notebook 06, which `make test` runs next under nbval: it shows the smoke table of the
+    # checkout's results/ablation_smoke and runs only what is missing there, so the six configurations
+    # are trained once per `make test`, not twice. A folder that is already there is left alone.
+    shared = ablation.resolve_out_dir(None, "smoke")
+    if not shared.exists():
+        tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
+        shutil.copytree(out, tmp, ignore=shutil.ignore_patterns("ablation.lock"))
+        try:
+            tmp.rename(shared)
+        except OSError:                  # another process made it meanwhile: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
     return out, proc, env
 
 
