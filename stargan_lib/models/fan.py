@@ -45,15 +45,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from stargan_lib.errors import CheckpointError
+from stargan_lib.configs_v2 import WING_DEFAULT, WING_RANDOM, StarGANv2Config
+from stargan_lib.errors import CheckpointError, ConfigError
 from stargan_lib.train.common import load_state_dict_checked
 from stargan_lib.utils import safe_torch_load
 
-# Where the official repository's `bash download.sh wing` puts the file (relative to where it runs).
-WING_DEFAULT = "expr/checkpoints/wing.ckpt"
-WING_HELP = ("download it with the official StarGAN v2 repository's script: `git clone "
-             "https://github.com/clovaai/stargan-v2 && cd stargan-v2 && bash download.sh wing`, which saves "
-             f"{WING_DEFAULT} (and celeba_lm_mean.npz, not needed here); then pass that file's path")
+# WING_DEFAULT: where the official repository's `bash download.sh wing` puts the file (relative to where it runs).
+WING_HELP = ("get it with the official StarGAN v2 repository's download script: `git clone "
+             "https://github.com/clovaai/stargan-v2 && (cd stargan-v2 && bash download.sh wing)`, which saves it as "
+             f"stargan-v2/{WING_DEFAULT}; move it to {WING_DEFAULT} (where the course looks by default, relative to "
+             "the working directory) or pass its path")
 
 HEATMAP_SIZE = 64   # the heatmaps' side: FAN sees 256 px images and works at a quarter of that
 
@@ -336,3 +337,26 @@ def preprocess(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mask1, mask2 = x.sum(dim=1, keepdim=True), x2.sum(dim=1, keepdim=True)
     mask1, mask2 = torch.nan_to_num(mask1, nan=0.0), torch.nan_to_num(mask2, nan=0.0)
     return mask1.clamp(0, 1), mask2.clamp(0, 1)
+
+
+# ============================================================================ for a configuration
+def build_fan(cfg: StarGANv2Config) -> FAN | None:
+    """The frozen FAN that a run of `cfg` needs (on the CPU), or None when `cfg.w_hpf == 0`.
+
+    `cfg.wing_path` is the released `wing.ckpt`; when it is absent, a ConfigError names the setting,
+    the download command and where the file goes. `wing_path="random"` builds FAN with weights drawn
+    from `cfg.seed` (without touching the global random state): for tests at a small size only, its
+    masks mean nothing. Used by the StarGAN v2 trainer and evaluation (notebook 05).
+    """
+    if cfg.w_hpf <= 0:
+        return None
+    if cfg.wing_path == WING_RANDOM:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            return FAN()
+    path = Path(cfg.wing_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"w_hpf={cfg.w_hpf} (the CelebA-HQ high-pass skip) needs the face-alignment network's "
+                          f"weights, but wing_path={cfg.wing_path!r} ({path.resolve()}) does not exist; {WING_HELP} "
+                          "(--wing-path), or set w_hpf=0 (--w-hpf 0) to train without the skip")
+    return FAN(fname_pretrained=path)
