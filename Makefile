@@ -1,11 +1,12 @@
 # StarGAN course: `make setup` once, then `make test`, `make lab`, `make labs`, `make ablation`.
 # Every target runs inside .venv; `make test` (and the others) run `make setup` first when needed.
+# No Jupyter kernel is registered for the user: the notebooks declare the standard `python3` kernel, which
+# JupyterLab, papermill and nbval started from .venv/bin resolve to .venv's own python (see README).
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
-KERNEL := stargan-course
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 .PHONY: setup test test-unit test-notebooks lab labs notebooks ablation clean-venv
@@ -17,7 +18,6 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (stargan-course)"
 	$(BIN)/stargan weights --quiet
 	touch $(STAMP)
 

@@ -38,9 +38,10 @@ sys.path.insert(0, str(REPO))
 from stargan_lib.data import get_oracle, make_dataset  # noqa: E402
 from stargan_lib.models.stargan_v1 import config_for  # noqa: E402
 from stargan_lib.presets import get_preset  # noqa: E402
-from stargan_lib.train.stargan_v1 import (SINGLE_TASKS, evaluate_attribute_transfer,  # noqa: E402
-                                          evaluate_domain_transfer, expression_oracle_both_styles,
-                                          faces_with_expressions, joint_and_single_configs, train)
+from stargan_lib.experiments.stargan_v1 import (SINGLE_TASKS, evaluate_attribute_transfer,  # noqa: E402
+                                                evaluate_domain_transfer, expression_oracle_both_styles,
+                                                faces_with_expressions, joint_and_single_configs)
+from stargan_lib.train.stargan_v1 import train  # noqa: E402
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -61,8 +62,9 @@ def run_name(preset: str, overrides: dict) -> str:
 def timed_train(cfg, out: Path, preset: str) -> dict:
     t0 = time.perf_counter()
     res = train(cfg, out, preset=preset, progress=False)
-    return {"step": res.step, "seconds_per_iter": res.seconds_per_iter, "wall_s": time.perf_counter() - t0,
-            "nets": res.nets}
+    spi = res.seconds_per_iter                      # None: a finished run was loaded, no iteration ran
+    return {"step": res.step, "seconds_per_iter": float("nan") if spi is None else spi,
+            "wall_s": time.perf_counter() - t0, "nets": res.nets}
 
 
 def attribute_transfer(args, overrides) -> dict:

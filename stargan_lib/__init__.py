@@ -4,6 +4,7 @@ Notebook 00 (`notebooks/00_setup_and_data.ipynb`) introduces the package, its pr
 synthetic data. Sub-packages:
 
 - `stargan_lib.presets`  the smoke / course / paper presets, in one place
+- `stargan_lib.paths`    where the checkout's files and the package's resources are, from any directory
 - `stargan_lib.data`     synthetic datasets, real-data loaders, oracle classifiers
 - `stargan_lib.models`   CycleGAN, StarGAN v1, StarGAN v2 (one model per file)
 - `stargan_lib.losses`   the papers' loss terms as pure functions

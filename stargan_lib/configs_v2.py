@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from stargan_lib.errors import ConfigError
+from stargan_lib.schedules import linear_decay
+from stargan_lib.utils import check_run_lengths
 
 LETTERS = ("A", "B", "C", "D", "E", "F")
 ADVERSARIAL = ("wgan", "nonsat")
@@ -261,8 +263,7 @@ def lambda_ds(cfg: StarGANv2Config, step: int) -> float:
     """
     if cfg.lambda_ds == 0:
         return 0.0
-    frac = min(max(step, 0), cfg.ds_decay_iters) / cfg.ds_decay_iters
-    return cfg.lambda_ds * (1.0 - frac)
+    return cfg.lambda_ds * linear_decay(step, cfg.ds_decay_iters, 0)
 
 
 def guides(cfg: StarGANv2Config) -> tuple[str, ...]:
@@ -309,8 +310,9 @@ def validate(cfg: StarGANv2Config) -> StarGANv2Config:
         bad(f"g_downsample={n_g} does not fit image_size={cfg.image_size}; lower it")
     if not 1 <= n_d or cfg.image_size >> n_d < 1:
         bad(f"d_downsample={n_d} does not fit image_size={cfg.image_size}; lower it")
-    if cfg.batch_size < 1 or cfg.total_iters < 0 or cfg.ds_decay_iters < 1:
-        bad("batch_size and ds_decay_iters must be >= 1 and total_iters >= 0")
+    if cfg.batch_size < 1 or cfg.ds_decay_iters < 1:
+        bad(f"batch_size={cfg.batch_size} and ds_decay_iters={cfg.ds_decay_iters} must be >= 1")
+    check_run_lengths(cfg)
     if not 0.0 <= cfg.ema_beta < 1.0:
         bad(f"ema_beta={cfg.ema_beta} must be in [0, 1)")
     return cfg

@@ -2,7 +2,9 @@
 
 `python -m stargan_lib.nbtools labs` (= `make labs`) turns every `solutions/*.ipynb` into the
 student version in `labs/`: each region between `### BEGIN SOLUTION` and `### END SOLUTION` becomes
-`# YOUR CODE HERE` + `raise NotImplementedError()` (the nbgrader convention), outputs are cleared.
+`# YOUR CODE HERE` + `raise NotImplementedError()`, outputs are cleared. The markers and the placeholder
+are nbgrader's, but nothing else is: no nbgrader cell metadata is written, so nbgrader itself does not
+process these notebooks.
 
 `python -m stargan_lib.nbtools refresh NB...` (= `make notebooks`) executes notebooks at the smoke
 preset and keeps only outputs that nbval checks: cells marked `# NBVAL_IGNORE_OUTPUT` are stored
@@ -108,15 +110,19 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
-    p_labs.add_argument("--solutions", type=Path, default=Path("solutions"))
-    p_labs.add_argument("--labs", type=Path, default=Path("labs"))
+    p_labs.add_argument("--solutions", type=Path, default=None, help="default: solutions/ of the checkout")
+    p_labs.add_argument("--labs", type=Path, default=None, help="default: labs/ of the checkout")
     p_ref = sub.add_parser("refresh", help="execute notebooks at a preset and store their checked outputs")
     p_ref.add_argument("notebooks", nargs="+", type=Path)
     p_ref.add_argument("--preset", default="smoke")
     args = parser.parse_args(argv)
     if args.cmd == "labs":
+        from stargan_lib import paths
+
+        args.solutions = args.solutions or paths.repo_root() / "solutions"
+        args.labs = args.labs or paths.repo_root() / "labs"
         if not args.solutions.is_dir():
-            print(f"error: solutions folder {args.solutions} not found; run from the repository root", file=sys.stderr)
+            print(f"error: solutions folder {args.solutions} not found", file=sys.stderr)
             return 2
         for p in write_labs(args.solutions, args.labs):
             print(f"wrote {p}")

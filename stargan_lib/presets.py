@@ -83,45 +83,41 @@ PRESETS: dict[str, Preset] = {
         models=_frozen({
             # Deviation (course, CycleGAN): 16 base channels and 3 residual blocks (paper: 64 and 9), batch 4
             # (paper: 1), lr 1e-3 (paper: 2e-4), 800 iterations with the last 400 decaying, so that the run fits
-            # notebook 01's budget (measured: 0.06 s per iteration, under a minute of one CPU core).
+            # notebook 01's budget. The measured runs behind every course value: README.md, "Measured
+            # course-preset runs".
             "cyclegan": {"ngf": 16, "ndf": 16, "n_blocks": 3, "n_layers_d": 3, "batch_size": 4, "lr": 1e-3,
                          "total_iters": 800, "decay_iters": 400, "log_every": 10, "sample_every": 200,
                          "ckpt_every": 200},
-            # Deviation (course, StarGAN v1), each measured with benchmarks/bench_v1_quality.py (README):
+            # Deviation (course, StarGAN v1), chosen with benchmarks/bench_v1_quality.py (measured variants:
+            # README.md, "Measured course-preset runs"):
             # - G with 16 base channels and 2 residual blocks (paper: 64, 6); D with 32 base channels and 4
             #   stride-2 layers, which gives at 32 px the same 2x2 PatchGAN map as the paper's 6 layers at
-            #   128 px. D at 32 channels instead of 16 raised the oracle's single-attribute accuracy from a
-            #   mean of 75% to 86%; 64 channels (mean 86.4%) does not help and is several times slower.
+            #   128 px.
             # - 2,000 iterations (paper: 200,000) at batch 8 (paper: 16), lr 1e-3 (paper: 1e-4) and one D
-            #   update per G update (paper: n_critic 5), the last 1,000 decaying linearly: about 2 min of one
-            #   CPU core (0.056 s per iteration). lr 5e-4, batch 16 or n_critic 2 at the same cost scored
-            #   lower; so did 5,000 iterations (mean 86.6%), 5,000 at lr 5e-4 (81.7%), lambda_cls 3 (78.4%)
-            #   and n_critic 5 over 5,000 iterations (78.6%).
+            #   update per G update (paper: n_critic 5), the last 1,000 decaying linearly: notebook 02's budget.
             # - lambda_rec 30 (paper: 10): with 10 and so few iterations G hides its input in high-frequency
             #   patterns that the small critic does not reject (outputs look like noise, the round trip still
-            #   works); 30 gives recognisable faces. (20 scores 91% on the oracle's target attributes but
-            #   keeps no content: content error 1.06, the level of unrelated images.)
+            #   works); 30 gives recognisable faces.
             "stargan_v1": {"g_conv_dim": 16, "d_conv_dim": 32, "g_repeat_num": 2, "d_repeat_num": 4, "batch_size": 8,
                            "n_critic": 1, "g_lr": 1e-3, "d_lr": 1e-3, "lambda_rec": 30.0, "total_iters": 2000,
                            "decay_iters": 1000, "log_every": 10, "sample_every": 250, "ckpt_every": 250},
-            # StarGAN v2: Appendix E's networks with fewer channels (16 -> 64, 16x16 bottleneck as the
-            # official log2(size) - 4 rule gives at 32 px); lr x5 and EMA β 0.99 because the run is
-            # 600 iterations, not 100k (β = 0.999 would leave the EMA nets ~55% at initialisation).
-            # 600 (notebooks 04, 05) is what fits notebook 05's 10-minute budget with D, E and F; at 150
-            # no configuration had left chance level for the oracle. No high-pass skip (w_hpf 0: the
-            # face-alignment network is the paper preset's) and no official augmentation (augment "none":
-            # not measured at this size; the synthetic sets already vary pose, colour and position).
+            # Deviation (course, StarGAN v2): Appendix E's networks with fewer channels (16 -> 64, 16x16
+            # bottleneck as the official log2(size) - 4 rule gives at 32 px); lr x5 and EMA β 0.99 because
+            # the run is 600 iterations, not 100k (β = 0.999 would leave the EMA nets ~55% at
+            # initialisation). 600 (notebooks 04, 05) is what fits notebook 05's 10-minute budget with D, E
+            # and F (measured runs: README.md).
+            # No high-pass skip (w_hpf 0: the face-alignment network is the paper preset's) and no official
+            # augmentation (augment "none": not measured at this size; the synthetic sets already vary).
             "stargan_v2": {"image_size": 32, "base_dim": 16, "max_conv_dim": 64, "style_dim": 32,
                            "hidden_dim": 64, "w_hpf": 0.0, "augment": "none", "lr": 5e-4, "f_lr": 5e-6, "ema_beta": 0.99,
                            "total_iters": 600, "ds_decay_iters": 600, "log_every": 5,
                            "sample_every": 0, "ckpt_every": 200},
         }),
-        # Table 1 ablation: A-F with evaluation in <= 45 min on a 2-core CPU (two configurations at a time;
-        # measured: 25 min). 2,500 iterations, not the 150 above: at 600 the oracle read the target domain in
-        # at most 53% of any configuration's outputs and FID was 310-355 everywhere; at 2,500 E and F reach
-        # 97-98% and FID falls from ~260 (A-D) to ~200 (E, F). 30 sources x 10 outputs = 300 images per
-        # domain pair and 500 real images per domain, as many as the budget allows: E and F differ by only
-        # ~0.002 in LPIPS (the table prints its standard error); FID is still biased upwards at these counts.
+        # Deviation (course, Table 1 ablation): 2,500 iterations per configuration (paper: 100k), longer
+        # than the 600 of notebooks 04-05 so that the configurations leave chance level; 30 sources x 10
+        # outputs = 300 images per domain pair and 500 real images per domain (paper: all test and training
+        # images): A-F with evaluation within 45 min of a 2-core CPU, two configurations at a time. FID is
+        # biased upwards at these counts. Measured runs: README.md, "Measured course-preset runs".
         ablation=AblationSizes(total_iters=2500, n_sources=30, n_outputs=10, n_real=500, reference=False),
     ),
     # The paper preset trains on the real datasets; image_size is the v1 paper's 128 px

@@ -102,6 +102,29 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def write_json(path: str | Path, obj: Any) -> None:
+    """`obj` as indented JSON (values JSON does not know written with `str`), atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
+def read_json_object(path: str | Path) -> dict[str, Any] | None:
+    """The JSON object stored in `path`, or None when the file is missing, unreadable or not an object.
+
+    For records that are recomputed when absent (results, timings); a file that must exist is read
+    with `json.loads` and an error that names it.
+    """
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device of a module's (first) parameter: where its inputs must go."""
+    return next(module.parameters()).device
+
+
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """`torch.save` through a temporary file and an atomic rename."""
     path = Path(path)
@@ -138,5 +161,90 @@ def count_parameters(module: torch.nn.Module) -> int:
 
 
 def repo_root() -> Path:
-    """The course checkout that holds this package (used for notebooks/ and results/ defaults)."""
-    return Path(__file__).resolve().parent.parent
+    """The course checkout: `stargan_lib.paths.repo_root` (kept here for older callers; use `paths`)."""
+    from stargan_lib import paths
+
+    return paths.repo_root()
+
+
+def replace_checked(cfg: Any, overrides: dict[str, Any]) -> Any:
+    """`dataclasses.replace` for the frozen configs, with an error that lists the valid field names.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (configs are frozen: derive, never mutate).
+    """
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"{type(cfg).__name__} has no field(s) {unknown}; valid fields: {sorted(names)}")
+    return dataclasses.replace(cfg, **overrides)
+
+
+def load_state_dict_checked(net: torch.nn.Module, sd: Any, where: str) -> None:
+    """`load_state_dict` with an error that names the missing, unexpected and mis-shaped keys.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`; every checkpoint loader uses it.
+    """
+    if sd is None:
+        raise CheckpointError(f"{where}: the checkpoint has no weights for this network")
+    own = net.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    shapes = sorted(k for k in set(own) & set(sd) if tuple(own[k].shape) != tuple(sd[k].shape))
+    if missing or unexpected or shapes:
+        def head(keys: list[str]) -> str:
+            return ", ".join(keys[:6]) + (f" ... (+{len(keys) - 6})" if len(keys) > 6 else "")
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {head(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {head(unexpected)}")
+        if shapes:
+            parts.append("shape mismatch: " + head([f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}"
+                                                    for k in shapes]))
+        raise CheckpointError(f"{where} does not fit this model ({'; '.join(parts)}). It was made with "
+                              "another configuration (image size, number of domains/labels, model size)")
+    net.load_state_dict(sd)
+
+
+def non_finite_weights(nets: Any) -> list[str]:
+    """Names "net.param" of every parameter or buffer holding a NaN or an infinity (empty: all finite).
+
+    `nets` maps names to modules. Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the training
+    engine checks before every checkpoint, `stargan eval` / `stargan sample` before using weights.
+    """
+    bad = []
+    for name, net in nets.items():
+        for key, t in net.state_dict().items():
+            if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                bad.append(f"{name}.{key}")
+    return bad
+
+
+def check_finite_weights(nets: Any, where: str) -> None:
+    """Raise a CheckpointError naming `where` and the first bad tensors when a weight is not finite.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
+    """
+    bad = non_finite_weights(nets)
+    if bad:
+        more = f" ... (+{len(bad) - 4})" if len(bad) > 4 else ""
+        raise CheckpointError(f"{where} holds non-finite weights (NaN/inf in {', '.join(bad[:4])}{more}): the run "
+                              "diverged before it was saved. Use an earlier checkpoint or retrain with a lower "
+                              "learning rate")
+
+
+def check_run_lengths(cfg: Any) -> None:
+    """A config's `total_iters` must be at least 1 and its batch size positive: a run of zero or fewer
+    iterations would write no checkpoint. Every model's config validation calls this.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
+    """
+    total = getattr(cfg, "total_iters", 1)
+    if not isinstance(total, int) or total < 1:
+        raise ConfigError(f"total_iters={total!r}: a run needs at least one iteration; give a positive "
+                          "--total-iters (resuming a finished run with the same value does nothing more)")
+    batch = getattr(cfg, "batch_size", 1)
+    if batch < 1:
+        raise ConfigError(f"batch_size={batch}: give a positive --batch-size")

@@ -1,7 +1,10 @@
-"""Interactive explorers for JupyterLab (ipywidgets), shown only when a notebook's `INTERACTIVE` is True.
+"""Interactive explorers for JupyterLab (ipywidgets), shown when a person is looking at the notebook.
 
-Introduced in `notebooks/02_stargan_v1.ipynb` (the attribute picker); headless runs (nbval,
-papermill) leave `INTERACTIVE = False` and never build a widget.
+Introduced in `notebooks/02_stargan_v1.ipynb` (the attribute picker). A notebook's `INTERACTIVE`
+parameter is None by default, meaning automatic (`live_frontend`): the explorers appear in JupyterLab,
+Jupyter Notebook and VS Code, and headless runs (papermill, nbval, nbconvert) never build a widget.
+True or False forces them on or off; `$STARGAN_INTERACTIVE=1` / `0` does the same for every notebook.
+Pictures are shown at their own pixel size (`picture_widget`), never stretched to the page width.
 
 `AttributePicker` keeps the logic apart from the widgets, so it can be driven (and tested) without
 a browser: `picker.set_image(i)`, `picker.set_attribute(name, on)`, `picker.target()`,
@@ -13,7 +16,8 @@ of class for one-hot labels), a button back to the image's own labels, and the p
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+import os
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -101,7 +105,7 @@ class AttributePicker:
     def translate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(input, translation), each (3, H, W) in [-1, 1]."""
         from stargan_lib.models.stargan_v1 import generator_label
-        from stargan_lib.train.stargan_v1 import translate
+        from stargan_lib.models.stargan_v1 import translate
 
         x, _ = self.imageset.subset(slice(self.index, self.index + 1)).tensors()
         c = generator_label(self.cfg, self._target.unsqueeze(0), self.dataset)
@@ -116,11 +120,7 @@ class AttributePicker:
         return pic.repeat(self.scale, axis=0).repeat(self.scale, axis=1)
 
     def png(self) -> bytes:
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(self.render()).save(buf, format="PNG")
-        return buf.getvalue()
+        return png_bytes(self.render())
 
 
 def attribute_picker(G: nn.Module, cfg: Any, imageset: ImageSet, dataset: int = 0, exclusive_hair: bool = True,
@@ -133,7 +133,7 @@ def attribute_picker(G: nn.Module, cfg: Any, imageset: ImageSet, dataset: int = 
 
     picker = AttributePicker(G, cfg, imageset, dataset=dataset, exclusive_hair=exclusive_hair, scale=scale)
     n = len(imageset) if max_images is None else min(len(imageset), max_images)
-    image = W.Image(format="png", value=picker.png())
+    image = picture_widget(picker.render())
     caption = W.HTML()
     slider = W.IntSlider(value=0, min=0, max=n - 1, description="image")
     reset = W.Button(description="own labels", tooltip="back to the image's own labels")
@@ -156,7 +156,7 @@ def attribute_picker(G: nn.Module, cfg: Any, imageset: ImageSet, dataset: int = 
             updating["busy"] = False
 
     def redraw() -> None:
-        image.value = picker.png()
+        set_picture(image, picker.render())
         own = AttributePicker._own_labels(picker)
         own_names = ([n for n, v in zip(picker.names, own.tolist()) if v > 0.5] if picker.kind == "binary"
                      else [picker.names[int(own)]])
@@ -196,14 +196,80 @@ def attribute_picker(G: nn.Module, cfg: Any, imageset: ImageSet, dataset: int = 
     return ui
 
 
-def show_if(interactive: bool, make: Any, *args: Any, **kwargs: Any) -> Any:
-    """Build and display the widget `make(*args, **kwargs)` only when `interactive`; else say how.
+def png_bytes(pic: np.ndarray) -> bytes:
+    """An (H, W, 3) uint8 picture as PNG bytes."""
+    from PIL import Image
 
-    Headless runs (nbval, papermill) keep INTERACTIVE = False, so nothing is built there.
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pic)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def set_picture(widget: Any, pic: np.ndarray) -> None:
+    """Show the (H, W, 3) uint8 `pic` in an ipywidgets Image at its own pixel size (one screen pixel per
+    picture pixel; the explorers enlarge their pictures with `scale` beforehand). A fixed width and
+    height keep JupyterLab from stretching the picture to the width of the page."""
+    h, w = int(pic.shape[0]), int(pic.shape[1])
+    widget.value = png_bytes(pic)
+    widget.width, widget.height = str(w), str(h)
+    widget.layout.width, widget.layout.height = f"{w}px", f"{h}px"
+    widget.layout.align_self = "flex-start"     # a VBox would otherwise stretch its children across
+
+
+def picture_widget(pic: np.ndarray) -> Any:
+    """An ipywidgets Image showing `pic` at its pixel size (see `set_picture`)."""
+    import ipywidgets as W
+
+    widget = W.Image(format="png")
+    set_picture(widget, pic)
+    return widget
+
+
+def live_frontend(env: Mapping[str, str] | None = None, shell: Any = None) -> bool:
+    """Whether a person is looking at this notebook, so that explorers are worth building.
+
+    $STARGAN_INTERACTIVE (1 / 0, yes / no, true / false) decides when set. Otherwise True only in a
+    Jupyter kernel (`shell`: IPython's, default `get_ipython()`) that a frontend started for an open
+    notebook: Jupyter Server (JupyterLab, Jupyter Notebook) gives such kernels $JPY_SESSION_NAME,
+    VS Code defines `__vsc_ipynb_file__`. False under pytest, which nbval's kernels show by inheriting
+    $PYTEST_CURRENT_TEST / $PYTEST_VERSION, and for papermill, nbconvert and `make notebooks`, whose
+    kernels carry none of these signs (papermill itself sets no variable to test for).
     """
-    if not interactive:
-        print("Interactive explorer skipped (INTERACTIVE = False). Set INTERACTIVE = True in the parameters "
-              "cell and run this cell again in JupyterLab.")
+    env = os.environ if env is None else env
+    forced = env.get("STARGAN_INTERACTIVE", "").strip().lower()
+    if forced:
+        if forced not in ("1", "0", "yes", "no", "true", "false", "on", "off"):
+            raise ConfigError(f"$STARGAN_INTERACTIVE={forced!r}: use 1 (show the explorers) or 0 (never)")
+        return forced in ("1", "yes", "true", "on")
+    if "PYTEST_CURRENT_TEST" in env or "PYTEST_VERSION" in env:
+        return False
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:      # plain Python or a terminal IPython
+        return False
+    return bool(env.get("JPY_SESSION_NAME")) or "__vsc_ipynb_file__" in getattr(shell, "user_ns", {})
+
+
+def resolve_interactive(interactive: bool | None) -> bool:
+    """A notebook's INTERACTIVE parameter: True / False as given, None: `live_frontend()`."""
+    return live_frontend() if interactive is None else bool(interactive)
+
+
+def show_if(interactive: bool | None, make: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build and display the widget `make(*args, **kwargs)` when `resolve_interactive(interactive)`;
+    else say why not and how to get it."""
+    if not resolve_interactive(interactive):
+        if interactive is None:
+            print("Interactive explorer skipped: no live Jupyter frontend (INTERACTIVE = None shows it in "
+                  "JupyterLab, not under papermill or nbval). Set INTERACTIVE = True in the parameters cell "
+                  "to build it anyway.")
+        else:
+            print("Interactive explorer skipped (INTERACTIVE = False). Set INTERACTIVE = None (automatic) or "
+                  "True in the parameters cell and run this cell again in JupyterLab.")
         return None
     from IPython.display import display
 
@@ -212,4 +278,5 @@ def show_if(interactive: bool, make: Any, *args: Any, **kwargs: Any) -> Any:
     return widget
 
 
-__all__: Sequence[str] = ("AttributePicker", "attribute_picker", "show_if")
+__all__: Sequence[str] = ("AttributePicker", "attribute_picker", "png_bytes", "set_picture", "picture_widget",
+                          "live_frontend", "resolve_interactive", "show_if")

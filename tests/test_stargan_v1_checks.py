@@ -36,8 +36,12 @@ def test_wrong_label_concat_fails(wrong, words):
         check_label_concat(wrong)
 
 
+def _grad4(d_out, x, create_graph=True):
+    return torch.autograd.grad(d_out, x, torch.ones_like(d_out), create_graph=create_graph)[0]
+
+
 def _grad(d_out, x, create_graph=True):
-    return torch.autograd.grad(d_out, x, torch.ones_like(d_out), create_graph=create_graph)[0].flatten(1)
+    return _grad4(d_out, x, create_graph).flatten(1)
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -46,6 +50,10 @@ def _grad(d_out, x, create_graph=True):
     (lambda d, x: (_grad(d, x).norm() - 1) ** 2, "whole batch"),
     (lambda d, x: ((_grad(d, x, create_graph=False).norm(dim=1) - 1) ** 2).mean(), "create_graph"),
     (lambda d, x: ((_grad(d, x).norm(dim=1) - 1) ** 2), "single number"),
+    # the common bug a shared-gradient test critic let through: average the norms, then square
+    (lambda d, x: (_grad(d, x).norm(dim=1).mean() - 1) ** 2, "averaged the per-sample gradient norms"),
+    (lambda d, x: ((_grad(d, x).norm(dim=1) - 1) ** 2).sum(), "summed over the batch"),
+    (lambda d, x: ((_grad4(d, x).norm(dim=1) - 1) ** 2).mean(), "colour channels only"),
 ])
 def test_wrong_gradient_penalty_fails(wrong, words):
     with pytest.raises(AssertionError, match=words):

@@ -12,11 +12,12 @@ import torch.nn as nn
 
 from stargan_lib.data.base import CELEBA_ATTRS, ImageSet
 from stargan_lib.errors import ConfigError
+from stargan_lib.experiments.cyclegan import evaluate_cyclegan
+from stargan_lib.experiments.stargan_v1 import (FIG4_TASKS, edit_attributes, evaluate_attribute_transfer,
+                                                evaluate_domain_transfer, with_mask)
+from stargan_lib.metrics.oracle_metrics import score_edit
 from stargan_lib.models.cyclegan import CycleGANConfig
-from stargan_lib.models.stargan_v1 import StarGANv1Config
-from stargan_lib.train.cyclegan import evaluate_cyclegan, score_edit
-from stargan_lib.train.stargan_v1 import (FIG4_TASKS, edit_attributes, evaluate_attribute_transfer,
-                                          evaluate_domain_transfer, translate, with_mask)
+from stargan_lib.models.stargan_v1 import StarGANv1Config, translate
 
 NAMES = list(CELEBA_ATTRS)
 
@@ -190,7 +191,7 @@ def test_with_mask_rewrites_only_the_mask():
 
 def test_faces_with_expressions_keeps_the_face_and_takes_the_expression(tmp_cache):
     from stargan_lib.data import make_dataset
-    from stargan_lib.train.stargan_v1 import EXPRESSION_FACTORS, faces_with_expressions
+    from stargan_lib.experiments.stargan_v1 import EXPRESSION_FACTORS, faces_with_expressions
 
     faces_set = make_dataset("faces", "test", n=6, image_size=16)
     expr = make_dataset("expressions", "test", n=5, image_size=16)
@@ -208,7 +209,7 @@ def test_faces_with_expressions_keeps_the_face_and_takes_the_expression(tmp_cach
 
 
 def test_expression_oracle_both_styles_is_trained_once(tmp_cache):
-    from stargan_lib.train.stargan_v1 import expression_oracle_both_styles
+    from stargan_lib.experiments.stargan_v1 import expression_oracle_both_styles
 
     first = expression_oracle_both_styles("smoke", device="cpu")
     assert set(first.metrics) == {"studio", "faces", "preset"} and first.label_names[4] == "happy"
@@ -220,7 +221,7 @@ def test_expression_oracle_both_styles_is_trained_once(tmp_cache):
 
 def test_joint_and_single_configs_see_as_many_expression_batches():
     from stargan_lib.models.stargan_v1 import config_for
-    from stargan_lib.train.stargan_v1 import joint_and_single_configs
+    from stargan_lib.experiments.stargan_v1 import joint_and_single_configs
 
     full = config_for("course")
     jnt, sng = joint_and_single_configs("course", seed=3)

@@ -94,6 +94,8 @@ def _gb(s, fc):
     (lambda x, s, fc: (1 + _gb(s, fc)[0]) * _inorm(x, unbiased=True) + _gb(s, fc)[1], "unbiased"),
     (lambda x, s, fc: ((1 + _gb(s, fc)[0]) * _inorm(x) + _gb(s, fc)[1]).detach(), "no gradient"),
     (lambda x, s, fc: (1 + fc(s).chunk(2, 1)[0]) * _inorm(x).mean((2, 3)), "shaped like x"),
+    # γ, β reshaped onto the wrong axis: with distinct C, H, W this cannot broadcast silently
+    (lambda x, s, fc: (1 + _gb(s, fc)[0].squeeze()[:, None, None, :]) * _inorm(x), "raised RuntimeError"),
 ])
 def test_wrong_adain_fails(wrong, words):
     with pytest.raises(AssertionError, match=words):
@@ -129,6 +131,7 @@ def _g(d, x, create_graph=True):
     (lambda d, x, gm: 0.5 * gm * _g(d, x).pow(2).mean(), "averaged over the pixels"),
     (lambda d, x, gm: 0.5 * gm * _g(d, x, create_graph=False).pow(2).sum(1).mean(), "create_graph"),
     (lambda d, x, gm: 0.5 * gm * _g(d, x).pow(2).sum(1), "single number"),
+    (lambda d, x, gm: 0.5 * gm * _g(d, x).norm(dim=1).mean() ** 2, "averaged the per-sample gradient norms"),
 ])
 def test_wrong_r1_fails(wrong, words):
     with pytest.raises(AssertionError, match=words):
@@ -176,6 +179,12 @@ def _all_heads(net, z):
     (_mapping(head_fn=lambda s, k, h, n: nn.ModuleList(_head(s, h, n, final_relu=True) for _ in range(k))),
      "followed by a ReLU"),
     (_mapping(forward_fn=lambda self, z, y: _all_heads(self, z).mean(1)), "combined all heads"),
+    # shapes: each wrong axis is named (the check's batch, K, style_dim and hidden_dim all differ)
+    (_mapping(forward_fn=lambda self, z, y: _all_heads(self, z).transpose(0, 1)),
+     r"\(domains K=3, batch B=7, style_dim=6\).*stacked along the first axis"),
+    (_mapping(forward_fn=lambda self, z, y: _all_heads(self, z)[:, y]), r"batch B=7, batch B=7, style_dim=6.*y\[i\]"),
+    (_mapping(forward_fn=lambda self, z, y: self.shared(z)), "last axis is hidden_dim"),
+    (_mapping(forward_fn=lambda self, z, y: _all_heads(self, z)[0]), "first axis must be the batch"),
 ])
 def test_wrong_mapping_network_fails(student, words):
     with pytest.raises(AssertionError, match=words):

@@ -7,7 +7,7 @@ import torch
 from stargan_lib.data.base import CELEBA_ATTRS, RAFD_EXPRESSIONS, ImageSet
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets
-from stargan_lib.widgets import AttributePicker, attribute_picker, show_if
+from stargan_lib.widgets import AttributePicker, attribute_picker, live_frontend, picture_widget, show_if
 
 
 def faces(n=3, size=16):
@@ -112,3 +112,75 @@ def test_show_if_builds_nothing_when_not_interactive(capsys):
     assert show_if(False, lambda: called.append(1)) is None
     assert not called
     assert "INTERACTIVE = False" in capsys.readouterr().out
+
+
+def test_show_if_auto_builds_nothing_under_pytest(capsys):
+    # INTERACTIVE = None (the notebooks' default) decides by itself; under pytest (and nbval's kernels,
+    # which inherit PYTEST_CURRENT_TEST) nothing is built.
+    called = []
+    assert show_if(None, lambda: called.append(1)) is None
+    assert not called
+    assert "no live Jupyter frontend" in capsys.readouterr().out
+
+
+class _Kernel:
+    """Stands in for IPython's shell inside a Jupyter kernel (it has a `.kernel`)."""
+
+    def __init__(self, user_ns=None):
+        self.kernel = object()
+        self.user_ns = user_ns or {}
+
+
+class _Terminal:
+    """IPython in a terminal: no kernel."""
+    kernel = None
+    user_ns = {}
+
+
+@pytest.mark.parametrize("env, shell, expected", [
+    ({"JPY_SESSION_NAME": "/repo/notebooks/02_stargan_v1.ipynb"}, _Kernel(), True),    # JupyterLab / Notebook
+    ({}, _Kernel({"__vsc_ipynb_file__": "/repo/notebooks/02.ipynb"}), True),              # VS Code
+    ({}, _Kernel(), False),                                  # papermill / nbconvert / make notebooks: a bare kernel
+    ({"JPY_SESSION_NAME": "nb.ipynb", "PYTEST_CURRENT_TEST": "nb.ipynb::Cell 0 (setup)"}, _Kernel(), False),  # nbval
+    ({"JPY_SESSION_NAME": "nb.ipynb", "PYTEST_VERSION": "9.2.0"}, _Kernel(), False),
+    ({"JPY_SESSION_NAME": "nb.ipynb"}, _Terminal(), False),  # IPython in a terminal
+    ({"STARGAN_INTERACTIVE": "1"}, _Kernel(), True),
+    ({"STARGAN_INTERACTIVE": "1", "PYTEST_VERSION": "9"}, _Terminal(), True),   # the override wins
+    ({"STARGAN_INTERACTIVE": "0", "JPY_SESSION_NAME": "nb.ipynb"}, _Kernel(), False),
+])
+def test_live_frontend_detection(env, shell, expected):
+    assert live_frontend(env=env, shell=shell) is expected
+
+
+def test_live_frontend_rejects_a_bad_override():
+    with pytest.raises(ConfigError, match="STARGAN_INTERACTIVE='maybe'"):
+        live_frontend(env={"STARGAN_INTERACTIVE": "maybe"}, shell=_Kernel())
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+    import io
+
+    return Image.open(io.BytesIO(data)).size
+
+
+def test_picture_widget_has_the_pictures_pixel_size():
+    pytest.importorskip("ipywidgets")
+    pic = np.zeros((198, 65, 3), np.uint8)
+    w = picture_widget(pic)
+    assert _png_size(w.value) == (65, 198)
+    assert (w.width, w.height) == ("65", "198")
+    assert (w.layout.width, w.layout.height) == ("65px", "198px")       # not stretched to the page width
+    assert w.layout.align_self == "flex-start"
+
+
+def test_picker_ui_shows_its_picture_at_its_pixel_size():
+    cfg, G = model()
+    ui = attribute_picker(G, cfg, faces(), scale=6)
+    image = ui.children[-1]
+    h, w = ui.picker.render().shape[:2]                    # 16 px images, side by side, 6x: 96 x 198
+    assert (h, w) == (96, 198)
+    assert _png_size(image.value) == (198, 96)
+    assert (image.layout.width, image.layout.height) == ("198px", "96px")
+    ui.controls["image"].value = 1                         # a redraw keeps the size
+    assert (image.layout.width, image.layout.height) == ("198px", "96px")

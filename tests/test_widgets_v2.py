@@ -134,3 +134,14 @@ def test_ipywidgets_uis_build_and_respond():
     rp.controls["ref"].value = 1
     assert (rp.picker.domain, rp.picker.ref) == (0, 1)
     assert "cat #1" in rp.children[1].value
+
+
+def test_v2_explorers_show_pictures_at_their_pixel_size():
+    pytest.importorskip("ipywidgets")
+    n, data = nets("F"), animals()
+    explorer, picker = style_explorer(n, data, steps=3, scale=2), reference_picker(n, data, scale=3)
+    for ui, owner in ((explorer, explorer.explorer), (picker, picker.picker)):
+        h, w = owner.render().shape[:2]
+        image = ui.children[-1]
+        assert (image.width, image.height) == (str(w), str(h))
+        assert (image.layout.width, image.layout.height) == (f"{w}px", f"{h}px")

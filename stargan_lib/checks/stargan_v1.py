@@ -56,34 +56,49 @@ def check_label_concat(fn: Callable) -> None:
 def check_gradient_penalty(fn: Callable) -> None:
     """gradient_penalty(d_out, inputs): mean over samples of (||∇_inputs d_out||_2 - 1)^2, differentiable."""
     g = torch.Generator().manual_seed(0)
-    a = torch.randn(1, 3, 4, 4, generator=g) * 0.2          # D(x) = <a, x>: its gradient is a, ||∇|| = ||a||
+    b = 4
+    # D(x)_i = w <a_i, x_i>: the gradient of sample i is w a_i. The samples' gradient norms differ, two
+    # below 1 and two above, so that averaging the norms before squaring, or one norm for the whole batch,
+    # give other numbers than the per-sample penalty.
+    norms = torch.tensor([0.3, 0.8, 1.5, 2.5])
+    a = torch.randn(b, 3, 5, 6, generator=g)
+    a = a / a.flatten(1).norm(dim=1).view(b, 1, 1, 1) * norms.view(b, 1, 1, 1)
     w = torch.tensor(1.0, requires_grad=True)
-    x = (torch.randn(3, 3, 4, 4, generator=g)).requires_grad_(True)
+    x = torch.randn(b, 3, 5, 6, generator=g).requires_grad_(True)
     d_out = w * (x * a).flatten(1).sum(1)
     out = scalar(call(fn, d_out, x, what="gradient_penalty"), "gradient_penalty")
-    norm = float(a.norm())
-    want = (norm - 1) ** 2
+    want = float(((norms - 1) ** 2).mean())
     if not close(out, want):
-        if close(out, (norm ** 2 - 1) ** 2):
+        if close(out, ((norms ** 2 - 1) ** 2).mean()):
             raise AssertionError("gradient_penalty uses the squared gradient norm ||∇||^2; use the norm itself "
                                  "(grad.norm(2, dim=1)) before subtracting 1")
-        if close(out, abs(norm - 1)):
+        if close(out, (norms - 1).abs().mean()):
             raise AssertionError("gradient_penalty forgot to square: the penalty is (||∇|| - 1)^2")
-        if close(out, norm ** 2):
+        if close(out, (norms ** 2).mean()):
             raise AssertionError("gradient_penalty returned ||∇||^2 (the R1 form, target 0); WGAN-GP pushes the "
                                  "norm towards 1: (||∇|| - 1)^2")
-        whole = float(a.norm()) * 3 ** 0.5
-        if close(out, (whole - 1) ** 2):
+        if close(out, (norms.mean() - 1) ** 2):
+            raise AssertionError("gradient_penalty averaged the per-sample gradient norms before subtracting 1 and "
+                                 "squaring; the penalty is the mean of the squares: ((norm - 1) ** 2).mean(), with "
+                                 "one norm per sample")
+        if close(out, (norms.pow(2).sum().sqrt() - 1) ** 2):
             raise AssertionError("gradient_penalty took one norm over the whole batch; flatten per sample "
                                  "(grad.view(B, -1)) and take the norm of each sample (dim=1)")
-        raise AssertionError(f"for D(x) = <a, x> the gradient norm is ||a|| = {norm:.4f}, so the penalty should be "
-                             f"{want:.5f}; got {float(out):.5f}. Use torch.autograd.grad(d_out, inputs, "
-                             "grad_outputs=torch.ones_like(d_out), create_graph=True)")
+        if close(out, ((norms - 1) ** 2).sum()):
+            raise AssertionError("gradient_penalty summed over the batch; take the mean over the samples")
+        per_channel = ((a.norm(dim=1) - 1) ** 2).mean()              # grad.norm(dim=1) on the 4-d gradient
+        if close(out, per_channel):
+            raise AssertionError("gradient_penalty took the norm over the colour channels only (grad.norm(dim=1) "
+                                 "on the (B, C, H, W) gradient); flatten each sample first, grad.view(B, -1), "
+                                 "then take the norm over dim=1")
+        raise AssertionError(f"for D(x)_i = <a_i, x_i> the gradient norms are ||a_i|| = {norms.tolist()}, so the "
+                             f"penalty should be {want:.5f}; got {float(out):.5f}. Use torch.autograd.grad(d_out, "
+                             "inputs, grad_outputs=torch.ones_like(d_out), create_graph=True)")
     if not out.requires_grad:
         raise AssertionError("the penalty has no gradient with respect to D's weights: call torch.autograd.grad "
                              "with create_graph=True so that the penalty itself can be back-propagated")
     (gw,) = torch.autograd.grad(out, w)
-    if not close(gw, 2 * (norm - 1) * norm):                   # d/dw (w ||a|| - 1)^2 at w = 1
+    if not close(gw, (2 * (norms - 1) * norms).mean()):        # d/dw mean_i (w ||a_i|| - 1)^2 at w = 1
         raise AssertionError("the penalty's gradient with respect to D's weights is wrong; compute the gradient "
                              "with create_graph=True and do not detach it")
     x2 = torch.randn(2, 1, 3, 3, generator=g).requires_grad_(True)

@@ -49,7 +49,7 @@ def _same(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-4) -> bool:
 def check_adain(fn: Callable) -> None:
     """adain(x, s, fc): instance-normalise x, then scale by (1 + γ) and shift by β, [γ, β] = fc(s)."""
     g = torch.Generator().manual_seed(0)
-    b, c, h, w, d = 3, 4, 4, 4, 5
+    b, c, h, w, d = 3, 4, 5, 6, 7        # all different: γ, β on the wrong axis cannot broadcast by accident
     x = torch.randn(b, c, h, w, generator=g) * 2 + 1.5          # non-zero mean and spread per channel
     s = torch.randn(b, d, generator=g)
     ref = AdaIN(d, c)
@@ -173,6 +173,10 @@ def check_r1_penalty(fn: Callable) -> None:
                                  "(gamma / 2) * E[||∇_x D(x)||²]")
         if close(out, gamma * sq.mean()):
             raise AssertionError("r1_penalty multiplied by γ; R1 is (γ/2) E[||∇||²]: multiply by gamma / 2")
+        if close(out, 0.5 * gamma * sq.sqrt().mean() ** 2):
+            raise AssertionError("r1_penalty averaged the per-sample gradient norms before squaring; square each "
+                                 "sample's gradient first: grad.pow(2) summed over C, H, W, then the mean over "
+                                 "the batch")
         if close(out, 0.5 * gamma * sq.sqrt().mean()):
             raise AssertionError("r1_penalty used the gradient norm ||∇||; R1 penalises its square: "
                                  "grad.pow(2).sum over C, H, W, then the mean over the batch")
@@ -202,6 +206,7 @@ def check_r1_penalty(fn: Callable) -> None:
 def check_mapping_network(cls: Callable) -> None:
     """MappingNetwork(latent_dim, style_dim, num_domains, hidden_dim, n_shared, n_unshared): shared MLP,
     one head per domain, s = F_y(z); parameter names as in the released checkpoints."""
+    # every size different (and the batch, 7, too), so a shape names its axes without ambiguity
     dims = dict(latent_dim=4, style_dim=6, num_domains=3, hidden_dim=8, n_shared=2, n_unshared=3)
     with torch.random.fork_rng():                      # leave the notebook's random state alone
         torch.manual_seed(0)
@@ -231,15 +236,14 @@ def check_mapping_network(cls: Callable) -> None:
                              "nn.ModuleList of nn.Sequential heads, each [Linear, ReLU] * (n_unshared - 1) + [Linear]")
     net.load_state_dict(ref.state_dict())
     g = torch.Generator().manual_seed(1)
-    z = torch.randn(6, 4, generator=g)
-    y = torch.tensor([0, 2, 1, 1, 0, 2])
+    b = 7
+    z = torch.randn(b, dims["latent_dim"], generator=g)
+    y = torch.tensor([0, 2, 1, 1, 0, 2, 1])
     want = ref(z, y)
     out = call(net, z, y, what="MappingNetwork.forward(z, y)")
     if not torch.is_tensor(out) or out.shape != want.shape:
-        hint = (" You returned every head's code (B, K, style_dim); keep only head y[i] for sample i."
-                if torch.is_tensor(out) and out.shape == (6, 3, 6) else "")
-        raise AssertionError(f"F(z, y) should return one style code per sample, shape {tuple(want.shape)}, got "
-                             f"{_shape(out)}.{hint}")
+        raise AssertionError(f"F(z, y) should return one style code per sample, shape (B, style_dim) = "
+                             f"{tuple(want.shape)}, got {_shape(out)}. {_mapping_shape_hint(out, b, dims)}")
     if _same(out, want):
         ok("MappingNetwork: shared layers, one head per domain, s = F_y(z) picks each sample's head")
         return
@@ -256,6 +260,34 @@ def check_mapping_network(cls: Callable) -> None:
         raise AssertionError("F combined all heads; the style code of domain y comes from head y alone")
     raise AssertionError("F(z, y) disagrees with the reference: run the shared layers on z, every head on the "
                          "result, then keep head y[i] for sample i")
+
+
+def _mapping_shape_hint(out: object, b: int, dims: dict) -> str:
+    """Name the axes of a wrongly shaped mapping-network output (the check's sizes are all different)."""
+    if not torch.is_tensor(out):
+        return "Return a tensor."
+    k, d, hdim, ldim = dims["num_domains"], dims["style_dim"], dims["hidden_dim"], dims["latent_dim"]
+    names = {b: "batch B", k: "domains K", d: "style_dim", hdim: "hidden_dim", ldim: "latent_dim"}
+    axes = ", ".join(f"{names.get(n, '?')}={n}" for n in out.shape)
+    shape = tuple(out.shape)
+    if shape == (b, k, d):
+        hint = "You returned every head's code (B, K, style_dim); keep only head y[i] for sample i."
+    elif shape == (k, b, d):
+        hint = ("The heads are stacked along the first axis (K, B, style_dim); stack them along dim=1 and keep "
+                "head y[i] for sample i: torch.stack(outs, dim=1)[torch.arange(B), y].")
+    elif shape == (b, b, d):
+        hint = ("Indexing the stacked heads with y alone pairs every sample with every head y[j]; pair sample i "
+                "with head y[i]: out[torch.arange(B), y].")
+    elif out.dim() == 2 and shape[0] == b and shape[1] == hdim:
+        hint = ("The last axis is hidden_dim: each head must end with Linear(hidden_dim, style_dim), "
+                "so the style code has style_dim numbers.")
+    elif out.dim() >= 1 and shape[0] != b:
+        hint = f"The first axis must be the batch (B={b}), one style code per latent code z."
+    elif out.dim() != 2:
+        hint = "The result must have two axes, (B, style_dim)."
+    else:
+        hint = f"The last axis must be style_dim={d}."
+    return f"Your axes read as ({axes}). {hint}"
 
 
 # ============================================================================ objective (lab 05)

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from stargan_lib.errors import ConfigError
+from stargan_lib.utils import replace_checked  # noqa: F401  (re-exported: the CLI builds configs with it)
 
 
 def positive_int(text: str) -> int:
@@ -27,7 +27,7 @@ def positive_int(text: str) -> int:
 
 def add_on_bad_arg(parser: argparse.ArgumentParser, default: str) -> None:
     """`--on-bad skip|error` for a command that reads image files (the library's `on_bad` argument)."""
-    from stargan_lib.data.real import ON_BAD_CHOICES
+    from stargan_lib.data.image_files import ON_BAD_CHOICES
 
     parser.add_argument(
         "--on-bad", choices=ON_BAD_CHOICES, default=default,
@@ -75,12 +75,3 @@ def dataclass_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         if value is not None:
             out[f.name] = value
     return out
-
-
-def replace_checked(cfg: Any, overrides: dict[str, Any]) -> Any:
-    """`dataclasses.replace` with an error that lists the valid field names."""
-    names = {f.name for f in dataclasses.fields(cfg)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ConfigError(f"{type(cfg).__name__} has no field(s) {unknown}; valid fields: {sorted(names)}")
-    return dataclasses.replace(cfg, **overrides)

@@ -22,7 +22,7 @@ from stargan_lib.cli.dataclass_args import positive_int as _positive_int
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from stargan_lib.metrics.weights import check_weights, provision_weights
+    from stargan_lib.metrics.weights_provision import check_weights, provision_weights
 
     if args.check:
         report = check_weights()
@@ -67,7 +67,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from stargan_lib.cli.dataclass_args import dataclass_overrides, replace_checked
-    from stargan_lib.data.real import bad_image_policy
+    from stargan_lib.data.image_files import bad_image_policy
     from stargan_lib.metrics.protocol import EvalConfig, evaluate_checkpoint
     from stargan_lib.utils import atomic_write_bytes
 

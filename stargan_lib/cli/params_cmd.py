@@ -67,6 +67,18 @@ def stargan_v1_args(parser: argparse.ArgumentParser) -> None:
                              "expressions)")
 
 
+def stargan_v2_counts(cfg: Any, args: Any = None) -> dict[str, Any]:
+    """`stargan params stargan_v2`: parameters per network (official names) and their total.
+    With `--dataset celeba_hq` at the paper preset the generator includes the high-pass skip's
+    architecture (w_hpf = 1); the face-alignment network is not counted (nor is it in the official G).
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.models.stargan_v2 import param_counts
+
+    counts = param_counts(cfg)
+    return {**counts, "total": sum(counts.values()), "config": cfg.config, "dataset": cfg.dataset,
+            "image_size": cfg.image_size, "num_domains": cfg.num_domains}
+
+
 def make_cyclegan_config(preset, overrides):
     return resolve("stargan_lib.models.cyclegan:config_for")(preset, **overrides)
 
@@ -84,8 +96,9 @@ COUNTERS: dict[str, ParamsEntry] = {
                               "stargan_lib.cli.params_cmd:make_stargan_v1_config",
                               "stargan_lib.cli.params_cmd:stargan_v1_counts", "stargan_lib.cli.params_cmd:stargan_v1_args",
                               "StarGAN v1 generator and discriminator"),
-    "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config", "stargan_lib.train.stargan_v2:cli_make_config",
-                              "stargan_lib.train.stargan_v2:cli_param_counts", None,
+    "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config",
+                              "stargan_lib.cli.train_cmd:make_stargan_v2_config",
+                              "stargan_lib.cli.params_cmd:stargan_v2_counts", None,
                               "StarGAN v2 G, F, E, D of configuration --config A..F, --dataset afhq|celeba_hq"),
 }
 

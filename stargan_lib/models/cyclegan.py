@@ -27,11 +27,11 @@ import torch
 import torch.nn as nn
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.utils import count_parameters
+from stargan_lib.utils import check_run_lengths, count_parameters, replace_checked
 
 
 # ============================================================================ configuration
-@dataclass
+@dataclass(frozen=True)
 class CycleGANConfig:
     """CycleGAN hyper-parameters; the defaults are the paper's (Sec. 4 and appendix 7).
 
@@ -78,6 +78,7 @@ class CycleGANConfig:
         if self.image_size // 2 ** self.n_layers_d - 2 < 1:
             raise ConfigError(f"image_size={self.image_size} is too small for a PatchGAN with n_layers_d="
                               f"{self.n_layers_d}; use at least {3 * 2 ** self.n_layers_d} px or fewer layers")
+        check_run_lengths(self)
         if self.domain_a == self.domain_b:
             raise ConfigError(f"domain_a and domain_b are both {self.domain_a!r}; pick two different domains")
 
@@ -90,7 +91,6 @@ def config_for(preset: str | None = None, **overrides: Any) -> CycleGANConfig:
     StarGAN v1 paper compares with CycleGAN, its Table 3) with the 9-block generator; pass
     `image_size=256` for the CycleGAN paper's own setting (the parameter counts do not change).
     """
-    from stargan_lib.cli.dataclass_args import replace_checked
     from stargan_lib.presets import get_preset
 
     p = get_preset(preset)

@@ -32,7 +32,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.utils import count_parameters, safe_torch_load
+from stargan_lib.utils import (check_run_lengths, count_parameters, load_state_dict_checked, replace_checked,
+                               safe_torch_load)
 
 # Label kind of each synthetic dataset the v1 model is trained on (see `stargan_lib.data`):
 # faces carry binary attributes (CelebA-like), expressions one-hot expressions (RaFD-like).
@@ -40,7 +41,7 @@ DATASET_LABEL_KIND = {"faces": "binary", "expressions": "domain", "animals": "do
 
 
 # ============================================================================ configuration
-@dataclass
+@dataclass(frozen=True)
 class StarGANv1Config:
     """StarGAN v1 hyper-parameters; the defaults are the paper's (Sec. 3, 4, 5.3, appendix 7.2).
 
@@ -83,7 +84,7 @@ class StarGANv1Config:
     ckpt_every: int = field(default=10_000, metadata={"help": "write a checkpoint every N iterations"})
 
     def __post_init__(self) -> None:
-        self.datasets = tuple(self.datasets)
+        object.__setattr__(self, "datasets", tuple(self.datasets))      # frozen: normalise once
         if len(self.datasets) not in (1, 2):
             raise ConfigError(f"datasets={self.datasets!r}: give one dataset, or two for mask-vector joint training")
         unknown = [d for d in self.datasets if d not in DATASET_LABEL_KIND]
@@ -96,6 +97,7 @@ class StarGANv1Config:
                 f"d_repeat_num (at most {max(0, self.image_size.bit_length() - 1)}) or change image_size")
         if self.image_size % 4 != 0:
             raise ConfigError(f"image_size={self.image_size} must be divisible by 4 (G down-samples twice)")
+        check_run_lengths(self)
 
     @property
     def joint(self) -> bool:
@@ -129,7 +131,6 @@ def config_for(preset: str | None = None, **overrides: Any) -> StarGANv1Config:
     Starts from the paper defaults, sets the preset's image size, applies the preset's
     "stargan_v1" overrides, then `overrides`.
     """
-    from stargan_lib.cli.dataclass_args import replace_checked
     from stargan_lib.presets import get_preset
 
     p = get_preset(preset)
@@ -292,8 +293,24 @@ def param_counts(cfg: StarGANv1Config) -> dict[str, int]:
 def load_official_weights(net: nn.Module, path: str | Path) -> nn.Module:
     """Load a released StarGAN v1 checkpoint (`200000-G.ckpt` into a Generator, `-D.ckpt` into a
     Discriminator) safely (`weights_only=True`); mismatched keys/shapes are named in the error."""
-    from stargan_lib.train.common import load_state_dict_checked
-
     state = safe_torch_load(path)
     load_state_dict_checked(net, state, str(path))
     return net
+
+
+@torch.no_grad()
+def translate(G: nn.Module, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G(x, c) in evaluation mode, in batches; returns CPU images in [-1, 1] of x's shape.
+
+    x: (N, 3, H, W) in [-1, 1]; c: (N, n_c) labels as G takes them (see `generator_label`).
+    Introduced in `notebooks/02_stargan_v1.ipynb`.
+    """
+    if len(x) != len(c):
+        raise ConfigError(f"translate got {len(x)} images but {len(c)} labels; give one label per image")
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    out = [G(x[i:i + batch_size].to(device), c[i:i + batch_size].to(device)).cpu()
+           for i in range(0, len(x), batch_size)]
+    G.train(was_training)
+    return torch.cat(out) if out else x[:0].clone()

@@ -50,8 +50,7 @@ from torch.utils.checkpoint import checkpoint
 from stargan_lib.configs_v2 import (DATASETS, StarGANv2Config, base_dim, code_dim, d_downsample,
                                     g_downsample, make_config, validate)
 from stargan_lib.errors import CheckpointError, ConfigError
-from stargan_lib.train.common import load_state_dict_checked
-from stargan_lib.utils import count_parameters, safe_torch_load
+from stargan_lib.utils import count_parameters, load_state_dict_checked, safe_torch_load
 
 NET_NAMES = ("generator", "mapping_network", "style_encoder", "discriminator", "domain_embedding")
 EMA_NAMES = ("generator", "mapping_network", "style_encoder", "domain_embedding")

@@ -1,7 +1,11 @@
 """What every trainer in the course shares: checkpoints that resume exactly, LR schedules as
-functions of the step, the NaN guard, loss history.
+functions of the step, the NaN guard, and `load_run` for any model's course checkpoint.
 
-Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the StarGAN trainers reuse all of it.
+Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the training engine (`train.engine`) and the
+three models' trainers use all of it.
+
+Checkpoints are always read onto the CPU first (the saved RNG states must stay CPU tensors for
+`torch.set_rng_state`); `load_state_dict` then copies the weights to wherever the networks are.
 """
 
 from __future__ import annotations
@@ -14,18 +18,11 @@ from typing import Any, Mapping
 import torch
 
 from stargan_lib.errors import CheckpointError, TrainingError
-from stargan_lib.utils import atomic_torch_save, rng_state, safe_torch_load, set_rng_state
+from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_state_dict_checked, resolve_device,
+                               rng_state, safe_torch_load, set_rng_state)
 
-
-def linear_decay(step: int, total: int, decay_start: int) -> float:
-    """Multiplier that is 1 until `decay_start`, then falls linearly to 0 at `total`.
-
-    StarGAN v1 decays the learning rate this way over the second half of training (Sec. 5.3);
-    StarGAN v2 decays λ_ds this way from its initial value to 0 (Sec. 3, Appendix B).
-    """
-    if step <= decay_start or total <= decay_start:
-        return 1.0
-    return max(0.0, 1.0 - (step - decay_start) / (total - decay_start))
+CHECKPOINT = "checkpoint.pt"          # the run's checkpoint inside its out_dir
+FORMAT = "stargan-course/1"
 
 
 def check_finite(step: int, losses: Mapping[str, float]) -> None:
@@ -41,6 +38,13 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
 
 
+def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
+    """Rebuild a config dataclass from `config_dict` output (lists back to tuples).
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (with `load_run`)."""
+    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
+
+
 def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any],
                 ignore: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
     """Fields whose values differ between two config dicts: name -> (saved, current)."""
@@ -53,7 +57,7 @@ def save_checkpoint(path: str | Path, *, step: int, cfg: Any, nets: Mapping[str,
                     extra: Mapping[str, Any] | None = None) -> None:
     """Write everything a resumed run needs, atomically: nets, optimisers, step, config, RNG, history."""
     state = {
-        "format": "stargan-course/1",
+        "format": FORMAT,
         "step": int(step),
         "config_class": type(cfg).__name__,
         "config": config_dict(cfg),
@@ -70,17 +74,15 @@ def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.M
                     optims: Mapping[str, torch.optim.Optimizer] | None = None,
                     ignore_fields: tuple[str, ...] = ("total_iters", "device", "out_dir", "log_every",
                                                       "sample_every", "ckpt_every"),
-                    restore_rng: bool = True, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+                    restore_rng: bool = True) -> dict[str, Any]:
     """Load a course checkpoint into `nets` (and `optims`), refusing one of another configuration.
 
     Fields that may change on resume (how long to train, where to write) are in `ignore_fields`;
     any other difference is an error that lists the fields, as is a missing or unexpected key.
-    Returns the checkpoint dict (step, history, extra ...).
+    The file is read onto the CPU (RNG states stay CPU tensors); weights and optimiser states are
+    copied to the devices of `nets`. Returns the checkpoint dict (step, history, extra ...).
     """
-    state = safe_torch_load(path, map_location=map_location)
-    if not isinstance(state, dict) or state.get("format") != "stargan-course/1":
-        raise CheckpointError(f"{path} is not a course training checkpoint (no 'format' tag); to load "
-                              "official weights use the model's load_official_state_dict instead")
+    state = read_checkpoint(path)
     if state["config_class"] != type(cfg).__name__:
         raise CheckpointError(f"{path} holds a {state['config_class']} run, not {type(cfg).__name__}")
     diff = config_diff(state["config"], config_dict(cfg), ignore=ignore_fields)
@@ -97,25 +99,87 @@ def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.M
     return state
 
 
-def load_state_dict_checked(net: torch.nn.Module, sd: Mapping[str, torch.Tensor] | None, where: str) -> None:
-    """`load_state_dict` with an error that names the missing, unexpected and mis-shaped keys."""
-    if sd is None:
-        raise CheckpointError(f"{where}: the checkpoint has no weights for this network")
-    own = net.state_dict()
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    shapes = sorted(k for k in set(own) & set(sd) if tuple(own[k].shape) != tuple(sd[k].shape))
-    if missing or unexpected or shapes:
-        def head(keys: list[str]) -> str:
-            return ", ".join(keys[:6]) + (f" ... (+{len(keys) - 6})" if len(keys) > 6 else "")
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {head(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {head(unexpected)}")
-        if shapes:
-            parts.append("shape mismatch: " + head([f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}"
-                                                    for k in shapes]))
-        raise CheckpointError(f"{where} does not fit this model ({'; '.join(parts)}). It was made with "
-                              "another configuration (image size, number of domains/labels, model size)")
-    net.load_state_dict(sd)
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A course checkpoint as a dict, read onto the CPU; a clear error for anything else.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (with `load_run`)."""
+    state = safe_torch_load(path, map_location="cpu")
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a course training checkpoint (no 'format' tag); to load "
+                              "official weights use the model's load_official_* function instead")
+    return state
+
+
+def clean_stale_tmp(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files that a killed atomic save of `names` left in `folder`; returns them.
+
+    The engine calls it when a run starts. Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for name in names for p in folder.glob(f".{name}.*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+# config class name -> (module, config class, function building the networks). One entry per model.
+RUN_KINDS: dict[str, tuple[str, str, str]] = {
+    "CycleGANConfig": ("stargan_lib.models.cyclegan", "CycleGANConfig", "build_nets"),
+    "StarGANv1Config": ("stargan_lib.models.stargan_v1", "StarGANv1Config", "build_nets"),
+    "StarGANv2Config": ("stargan_lib.models.stargan_v2", "StarGANv2Config", "build_nets"),
+}
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """What `load_run` returns: the run's config, its networks (eval mode), the EMA networks (StarGAN
+    v2; None otherwise) and the whole checkpoint dict (step, history, extra ...). Introduced in
+    `notebooks/01_cyclegan_baseline.ipynb`."""
+
+    cfg: Any
+    nets: Any
+    ema: Any
+    state: dict[str, Any]
+
+
+def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite: bool = True) -> LoadedRun:
+    """Rebuild the config and networks of any model's course checkpoint (`<out_dir>/checkpoint.pt`).
+
+    The networks are in eval mode on `device`. Non-finite weights are refused with a clear error
+    (`check_finite=False` skips that check). Introduced in `notebooks/01_cyclegan_baseline.ipynb`;
+    `stargan sample` and notebooks 02-05 use it to reload a finished run.
+    """
+    import importlib
+
+    state = read_checkpoint(path)
+    kind = state.get("config_class")
+    if kind not in RUN_KINDS:
+        raise CheckpointError(f"{path} holds a {kind!r} run; known models: {sorted(RUN_KINDS)}")
+    module_name, cls_name, build_name = RUN_KINDS[kind]
+    module = importlib.import_module(module_name)
+    cls = getattr(module, cls_name)
+    cfg = config_from_dict(cls, state["config"])
+    ema = None
+    if kind == "StarGANv2Config":
+        from stargan_lib.configs_v2 import validate
+
+        cfg = validate(cfg)
+        nets = module.build_nets(cfg)
+        ema = module.ema_copy(nets)
+        for name, net in ema.items():
+            load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
+        ema.to(resolve_device(device)).eval()
+    else:
+        nets = getattr(module, build_name)(cfg)
+    for name, net in nets.items():
+        load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
+        net.to(resolve_device(device)).eval()
+    if check_finite:
+        check_finite_weights({**nets, **{f"ema_{k}": v for k, v in (ema or {}).items()}}, str(path))
+    return LoadedRun(cfg, nets, ema, state)
+
+
+__all__ = ["CHECKPOINT", "LoadedRun", "check_finite", "clean_stale_tmp", "config_dict", "config_diff",
+           "config_from_dict", "load_checkpoint", "load_run", "load_state_dict_checked",
+           "read_checkpoint", "save_checkpoint"]

@@ -15,10 +15,12 @@ One iteration (as Appendix B / the released training loop):
   4. EMA: θ_ema ← 0.999 θ_ema + 0.001 θ for G, F, E (evaluation uses the EMA networks).
 
 λ_ds is `configs_v2.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
-(the released code restarts it from its initial value on resume). Checkpoints
-(`<out_dir>/checkpoint.pt`, via `train.common.save_checkpoint`) hold the networks, EMA networks,
-optimisers, step, config, RNG state and loss history; `<out_dir>/nets_ema.ckpt` holds the EMA
-networks in the official `100000_nets_ema.ckpt` layout.
+(the released code restarts it from its initial value on resume). The loop, checkpoints
+(`<out_dir>/checkpoint.pt`: networks, EMA networks, optimisers, step, config, RNG state, loss
+history), `history.csv` and sample grids are the training engine's (`stargan_lib.train.engine`);
+`StarGANv2Trainer` supplies one iteration and writes `<out_dir>/nets_ema.ckpt`, the EMA networks
+in the official `100000_nets_ema.ckpt` layout (atomically, after each checkpoint; `stargan eval`
+reads it with the `checkpoint.pt` beside it).
 
 Deviation: no random-resized-crop / flip augmentation (the synthetic sets are already varied);
 sources are drawn uniformly with replacement, reference pairs uniformly within the target domain
@@ -28,14 +30,11 @@ sources are drawn uniformly with replacement, reference pairs uniformly within t
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from stargan_lib.configs_v2 import StarGANv2Config, guides, lambda_ds, validate
 from stargan_lib.data.base import ImageSet
@@ -44,11 +43,10 @@ from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss
 from stargan_lib.models.stargan_v2 import (EMA_NAMES, StarGANv2Nets, build_nets, ema_copy,
                                            set_grad_checkpointing, translate_det, translate_latent,
                                            translate_reference, update_ema)
-from stargan_lib.train.common import check_finite, load_checkpoint, save_checkpoint
-from stargan_lib.train.distributed import DistContext, all_reduce_mean, barrier, shard, unwrap, wrap
+from stargan_lib.train.distributed import DistContext, all_reduce_mean, shard, unwrap, wrap
+from stargan_lib.train.engine import Engine, TrainResult, TrainTask, check_finite, save_grid
 from stargan_lib.utils import atomic_torch_save, resolve_device, seed_everything
 
-CHECKPOINT_NAME = "checkpoint.pt"
 NETS_EMA_NAME = "nets_ema.ckpt"
 
 
@@ -154,45 +152,17 @@ def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor 
     return out
 
 
-def save_grid(images: torch.Tensor, nrow: int, path: str | Path) -> None:
-    """Write an image grid (values in [-1, 1]) as PNG."""
-    from torchvision.utils import save_image
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_image(images.float().clamp(-1, 1).add(1).div(2), str(path), nrow=nrow, padding=1)
-
-
 # ============================================================================ trainer
-@dataclass
-class TrainResult:
-    """What `train` returns: the networks, their EMA copies (for evaluation), and the loss history."""
+class StarGANv2Trainer(TrainTask):
+    """StarGAN v2's part of the engine: the networks, EMA copies and optimisers of one run.
 
-    cfg: StarGANv2Config
-    nets: StarGANv2Nets
-    ema: StarGANv2Nets
-    history: dict[str, list[float]]
-    step: int
-    seconds: float
-    out_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def checkpoint(self) -> Path | None:
-        return self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None
-
-    @property
-    def seconds_per_iter(self) -> float | None:
-        """Wall-clock seconds per iteration of this call of `fit` (None when it ran no iteration)."""
-        n = self.extra.get("iters_run", 0)
-        return self.seconds / n if n else None
-
-
-class StarGANv2Trainer:
-    """Holds the networks, EMA copies and optimisers of one run and steps them.
-
-    `fit()` trains to `cfg.total_iters`; `train_step()` does one iteration and returns its losses
-    (averaged over processes when distributed). `save()` / `resume()` write and read the checkpoint.
+    `fit()` trains to `cfg.total_iters` on the engine; `train_step()` does one iteration and returns
+    its losses (averaged over processes when distributed). `save()` / `resume()` write and read
+    the checkpoint. Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
     """
+
+    samples_at_end = True
+    extra_files = (NETS_EMA_NAME,)
 
     def __init__(self, cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None,
                  progress: bool = True, dist: DistContext | None = None):
@@ -202,6 +172,9 @@ class StarGANv2Trainer:
                               "network, which the course does not ship; train with --w-hpf 0 (the official "
                               "checkpoint can still be loaded with load_official_nets_ema)")
         self.cfg, self.progress = cfg, progress
+        self.name = f"StarGAN v2 ({cfg.config})"
+        last = guides(cfg)[-1]                          # the progress bar shows the last guide's main terms
+        self.postfix_keys = (f"D/{last}/adv", f"G/{last}/adv", f"G/{last}/cyc")
         self.dist = dist or DistContext(device=resolve_device(cfg.device))
         self.device = self.dist.device
         if cfg.batch_size % self.dist.world_size:
@@ -224,10 +197,18 @@ class StarGANv2Trainer:
         unused = cfg.w_hpf > 0
         self.train_nets = {name: wrap(net, self.dist, find_unused_parameters=unused)
                            for name, net in self.nets.items()}
-        self.step = 0
-        self.history: dict[str, list[float]] = defaultdict(list)
-        self._window: dict[str, list[float]] = defaultdict(list)
         self._sample_src = self._fixed_samples()
+        self.engine = Engine(self, self.out_dir, progress=progress, dist=self.dist)
+
+    @property
+    def step(self) -> int:
+        """Iterations done so far (the engine's step)."""
+        return self.engine.step
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The logged loss rows (the engine's history)."""
+        return self.engine.history
 
     # ---------------------------------------------------------------- one iteration
     def _batch(self) -> dict[str, torch.Tensor]:
@@ -244,9 +225,13 @@ class StarGANv2Trainer:
         for opt in self.optims.values():
             opt.zero_grad(set_to_none=True)
 
-    def train_step(self) -> dict[str, float]:
-        """One iteration: D steps, G steps, EMA. Returns {"D/<guide>/<term>", "G/<guide>/<term>": value}."""
-        cfg, step = self.cfg, self.step
+    def train_step(self, step: int | None = None) -> dict[str, float]:
+        """One iteration: D steps, G steps, EMA. Returns {"D/<guide>/<term>", "G/<guide>/<term>": value}.
+
+        Called without `step` (tests, benchmarks) it advances the engine by one iteration."""
+        if step is None:
+            return self.engine.iteration()
+        cfg = self.cfg
         batch = self._batch()
         logs: dict[str, float] = {}
         for guide in guides(cfg):
@@ -270,47 +255,21 @@ class StarGANv2Trainer:
         update_ema(self.ema, {k: unwrap(v) for k, v in self.nets.items()}, cfg.ema_beta)
         logs = all_reduce_mean(logs, self.dist)
         logs["lambda_ds"] = lambda_ds(cfg, step)
-        self.step += 1
         return logs
 
-    def _record(self, logs: Mapping[str, float]) -> None:
-        for k, v in logs.items():
-            self._window[k].append(v)
-        if self.step % max(1, self.cfg.log_every) == 0:
-            self.history["step"].append(float(self.step))
-            for k, vals in self._window.items():
-                self.history[k].append(float(np.mean(vals)))
-            self._window.clear()
+    def start(self) -> None:
+        for net in self.nets.values():
+            net.train()
 
     # ---------------------------------------------------------------- the loop
     def fit(self, iters: int | None = None) -> TrainResult:
         """Train until `cfg.total_iters` (or `iters` more iterations), with checkpoints and samples."""
-        cfg = self.cfg
-        stop = cfg.total_iters if iters is None else min(cfg.total_iters, self.step + iters)
-        t0, start = time.perf_counter(), self.step
-        bar = tqdm(total=stop, initial=self.step, desc=f"StarGAN v2 ({cfg.config})",
-                   disable=not self.progress or not self.dist.is_main, leave=False)
-        for net in self.nets.values():
-            net.train()
-        while self.step < stop:
-            logs = self.train_step()
-            self._record(logs)
-            bar.update(1)
-            if self.step % max(1, cfg.log_every) == 0:
-                bar.set_postfix({k.split("/")[0] + "/" + k.split("/")[-1]: f"{v:.3f}" for k, v in logs.items()
-                                 if k.endswith(("/adv", "/cyc", "/ds", "/sty", "/lat"))}, refresh=False)
-            if self.out_dir is not None:
-                if cfg.sample_every and self.step % cfg.sample_every == 0:
-                    self.write_samples()
-                if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < stop:
-                    self.save()
-        bar.close()
-        iters_run = self.step - start
-        if self.out_dir is not None and iters_run:
-            self.save()
-            self.write_samples()
-        return TrainResult(cfg, self.nets, self.ema, dict(self.history), self.step,
-                           time.perf_counter() - t0, self.out_dir, {"iters_run": iters_run})
+        stop = None if iters is None else self.step + iters
+        iters_run, seconds = self.engine.run(stop)
+        return TrainResult(nets=self.nets, history=dict(self.history), step=self.step, out_dir=self.out_dir,
+                           seconds=seconds, iters_run=iters_run, cfg=self.cfg, ema=self.ema,
+                           label_names=[list(getattr(self.data.data, "label_names", []))],
+                           extra={"iters_run": iters_run})
 
     # ---------------------------------------------------------------- samples
     def _fixed_samples(self) -> dict[str, torch.Tensor]:
@@ -326,33 +285,33 @@ class StarGANv2Trainer:
         s = {k: v.to(self.device) for k, v in self._sample_src.items()}
         return sample_grids(self.ema, s["x_src"], s["x_ref"], s["y_ref"], seed=self.cfg.seed)
 
-    def write_samples(self) -> list[Path]:
+    def write_samples(self, out_dir: Path | None = None, step: int | None = None) -> list[Path]:
         """Save the grids as `<out_dir>/samples/<step>_<kind>.png` (main process only)."""
-        if self.out_dir is None or not self.dist.is_main:
+        out_dir = out_dir if out_dir is not None else self.out_dir
+        if out_dir is None or not self.dist.is_main:
             return []
-        paths = []
-        for kind, (imgs, nrow) in self.grids().items():
-            path = self.out_dir / "samples" / f"{self.step:06d}_{kind}.png"
-            save_grid(imgs.cpu(), nrow, path)
-            paths.append(path)
-        return paths
+        step = self.step if step is None else step
+        return [save_grid(imgs.cpu().float().clamp(-1, 1), out_dir / "samples" / f"{step:06d}_{kind}.png",
+                          nrow=nrow)
+                for kind, (imgs, nrow) in self.grids().items()]
 
     # ---------------------------------------------------------------- checkpoints
-    def _all_nets(self) -> dict[str, torch.nn.Module]:
+    def checkpoint_nets(self) -> dict[str, torch.nn.Module]:
         return {**{k: unwrap(v) for k, v in self.nets.items()}, **{f"ema_{k}": v for k, v in self.ema.items()}}
 
-    def save(self, path: str | Path | None = None) -> Path | None:
-        """Write the full checkpoint (and the EMA networks in the official layout); main process only."""
-        path = Path(path) if path is not None else (self.out_dir / CHECKPOINT_NAME if self.out_dir else None)
-        if path is None:
-            raise ConfigError("no out_dir was given: pass a checkpoint path to save()")
-        if self.dist.is_main:
-            save_checkpoint(path, step=self.step, cfg=self.cfg, nets=self._all_nets(), optims=self.optims,
-                            history=self.history, extra={"lambda_ds": lambda_ds(self.cfg, self.step),
-                                                         "world_size": self.dist.world_size})
-            save_nets_ema(self.ema, path.parent / NETS_EMA_NAME)
-        barrier(self.dist)
-        return path
+    def log_extras(self) -> dict[str, float]:
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"lambda_ds": lambda_ds(self.cfg, self.step), "world_size": self.dist.world_size}
+
+    def after_save(self, out_dir: Path) -> None:
+        save_nets_ema(self.ema, out_dir / NETS_EMA_NAME)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the full checkpoint (and the EMA networks in the official layout); main process only.
+        Non-finite weights are refused (`Engine.save`)."""
+        return self.engine.save(path)
 
     def resume(self, path: str | Path | None = None) -> bool:
         """Continue from a checkpoint (default `<out_dir>/checkpoint.pt`); False when there is none.
@@ -361,16 +320,7 @@ class StarGANv2Trainer:
         Networks, EMA, optimisers, step, loss history and RNG state are restored, so the run goes on
         exactly as if it had not stopped (λ_ds included: it is a function of the step).
         """
-        path = Path(path) if path is not None else (self.out_dir / CHECKPOINT_NAME if self.out_dir else None)
-        if path is None or not path.is_file():
-            return False
-        # loaded on the CPU: the saved RNG states must stay CPU tensors; weights are copied to the device
-        state = load_checkpoint(path, cfg=self.cfg, nets=self._all_nets(), optims=self.optims,
-                                map_location="cpu")
-        self.step = int(state["step"])
-        self.history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
-        self._window.clear()
-        return True
+        return self.engine.resume(path)
 
 
 def save_nets_ema(ema: Mapping[str, torch.nn.Module], path: str | Path) -> None:
@@ -419,85 +369,5 @@ def load_training_data(cfg: StarGANv2Config, preset: Any = None, data_dir: str |
     return make_dataset(SYNTHETIC[cfg.dataset], "train", image_size=cfg.image_size, preset=preset)
 
 
-def cli_make_config(preset: str | None, overrides: dict[str, Any]) -> StarGANv2Config:
-    """`stargan train|params stargan_v2`: `--config X` picks the Table 1 letter (its ABLATION overrides
-    are applied), `--dataset` the DATASETS values; the other flags override fields afterwards."""
-    from stargan_lib.configs_v2 import make_config
-    from stargan_lib.presets import get_preset
-
-    overrides = dict(overrides)
-    letter = overrides.pop("config", "F")
-    dataset = overrides.pop("dataset", None)
-    return make_config(letter, get_preset(preset), dataset, **overrides)
-
-
-def cli_run(cfg: StarGANv2Config, args: Any) -> TrainResult:
-    """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out."""
-    from stargan_lib.train.distributed import cleanup, init_distributed
-
-    ctx = init_distributed(cfg.device)
-    try:
-        data = load_training_data(cfg, args.preset, getattr(args, "data_dir", None))
-        return train(cfg, data, out_dir=args.out, progress=getattr(args, "progress", True), dist=ctx)
-    finally:
-        cleanup(ctx)
-
-
-def cli_param_counts(cfg: StarGANv2Config, args: Any = None) -> dict[str, Any]:
-    """`stargan params stargan_v2`: parameters per network (official names) and their total.
-    With `--dataset celeba_hq` at the paper preset the generator includes the high-pass skip's
-    architecture (w_hpf = 1); the face-alignment network is not counted (nor is it in the official G)."""
-    from stargan_lib.models.stargan_v2 import param_counts
-
-    counts = param_counts(cfg)
-    return {**counts, "total": sum(counts.values()), "config": cfg.config, "dataset": cfg.dataset,
-            "image_size": cfg.image_size, "num_domains": cfg.num_domains}
-
-
-def load_trained(path: str | Path, device: str = "cpu") -> tuple[StarGANv2Config, StarGANv2Nets, dict]:
-    """The config and EMA networks of a `stargan train stargan_v2` checkpoint."""
-    from stargan_lib.train.common import load_state_dict_checked
-    from stargan_lib.utils import safe_torch_load
-
-    state = safe_torch_load(path, map_location=device)
-    if not isinstance(state, dict) or state.get("config_class") != "StarGANv2Config":
-        raise ConfigError(f"{path} is not a StarGAN v2 training checkpoint")
-    cfg = validate(StarGANv2Config(**{k: v for k, v in state["config"].items()}))
-    ema = ema_copy(build_nets(cfg))
-    for name, net in ema.items():
-        load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
-    return cfg, ema.to(resolve_device(device)), state
-
-
-def cli_sample(path: str, args: Any) -> Path:
-    """`stargan sample checkpoint.pt --out grid.png`: the latent (and reference) grid of held-out images,
-    or the one-output-per-domain grid for A–C, with the EMA networks."""
-    from stargan_lib.configs_v2 import SYNTHETIC
-
-    cfg, ema, _ = load_trained(path, getattr(args, "device", "cpu"))
-    if getattr(args, "data_dir", None):
-        from stargan_lib.data.datasets import open_dataset, to_imageset
-        test = to_imageset(open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size))
-    else:
-        from stargan_lib.data.synthetic import make_dataset
-        test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=args.preset)
-    data = DomainImages(test, cfg)
-    n = max(1, int(getattr(args, "n", 4)))
-    dev = next(ema.parameters()).device
-    src = torch.cat([d[: max(1, n // cfg.num_domains)] for d in data.by_domain])[:n]
-    refs = torch.stack([d[-1] for d in data.by_domain])
-    grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
-                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed)
-    kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
-    imgs, nrow = grids[kind]
-    out = Path(args.out)
-    save_grid(imgs.cpu(), nrow, out)
-    for other, (im, nr) in grids.items():
-        if other != kind:
-            save_grid(im.cpu(), nr, out.with_name(f"{out.stem}_{other}{out.suffix}"))
-    return out
-
-
-__all__ = ["DomainImages", "StarGANv2Trainer", "TrainResult", "train", "sample_grids", "save_grid",
-           "save_nets_ema", "seconds_per_iter", "load_training_data", "load_trained", "cli_make_config",
-           "cli_run", "cli_param_counts", "cli_sample"]
+__all__ = ["DomainImages", "StarGANv2Trainer", "TrainResult", "train", "sample_grids", "save_nets_ema",
+           "seconds_per_iter", "load_training_data"]

@@ -1,0 +1,286 @@
+"""`stargan ablation`: run the experiment notebook through papermill once per configuration, then
+write the table.
+
+Introduced in `notebooks/06_ablation_table.ipynb`. The manifest (`settings.check_manifest`) keeps
+results of other settings out of a folder; the lock file `<out>/ablation.lock` keeps a second run
+out of a folder while one is running (both would train the same configurations).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from stargan_lib.ablation.settings import (LETTERS, PAPER_NAMES, PAPER_TABLE1, RESULT_FORMAT, as_preset,
+                                          check_dataset, check_manifest, data_root, default_out_dir, is_done,
+                                          library_version, load_result, make_manifest, parse_configs)
+from stargan_lib.ablation.table import collect_results, write_table
+from stargan_lib.configs_v2 import DESCRIPTIONS
+from stargan_lib import paths
+from stargan_lib.errors import ConfigError
+from stargan_lib.presets import Preset
+from stargan_lib.utils import read_json_object, write_json
+
+LOCK = "ablation.lock"
+
+
+def experiment_notebook() -> Path:
+    """`notebooks/experiment.ipynb`, shipped with the package (`stargan_lib.paths.experiment_notebook`)."""
+    return paths.experiment_notebook()
+
+
+
+@dataclass
+class AblationRun:
+    """What `run_ablation` did: per configuration "ran" / "skipped" / "failed", and the table files."""
+
+    out_dir: Path
+    status: dict[str, str]
+    rows: list[dict[str, Any]]
+    files: dict[str, Path]
+    seconds: float
+
+    @property
+    def failed(self) -> list[str]:
+        return [k for k, v in self.status.items() if v == "failed"]
+
+
+def _progress_line(i: int, n: int, letter: str, res: Mapping[str, Any] | None, elapsed: float) -> str:
+    """One line per finished configuration (`elapsed`: seconds since the ablation started)."""
+    head = f"[{i}/{n}] {letter} ({PAPER_NAMES[letter]})"
+    if res is None or res.get("status") != "ok":
+        err = (res or {}).get("error", "no result written")
+        return (f"{head}: FAILED at +{elapsed:.0f} s: {err}\n"
+                f"        executed notebook: {(res or {}).get('notebook', '?')}")
+    m, t = res["metrics"], res.get("timings", {})
+    lp = "-" if m.get("lpips") is None else f"{m['lpips']:.3f}"
+    acc = "" if m.get("oracle_accuracy") is None else f", oracle accuracy {m['oracle_accuracy']:.2f}"
+    return (f"{head}: {res['iterations']} it trained in {t.get('train_s', 0):.0f} s, evaluated in "
+            f"{t.get('eval_s', 0):.0f} s (notebook {t.get('total_s', 0):.0f} s, done at +{elapsed:.0f} s): "
+            f"FID {m['fid']:.1f}, LPIPS {lp}{acc}")
+
+
+def _record_failure(out_dir: Path, letter: str, manifest: Mapping[str, Any], notebook: Path, error: str,
+                    seconds: float) -> dict[str, Any]:
+    record = {"format": RESULT_FORMAT, "status": "failed", "config": letter, "description": DESCRIPTIONS[letter],
+              "preset": manifest["preset"], "dataset": manifest["dataset"], "seed": manifest["seed"],
+              "iterations": manifest["iterations"], "manifest": dict(manifest), "error": error,
+              "notebook": str(notebook), "timings": {"total_s": seconds}, "paper": PAPER_TABLE1[letter],
+              "library_version": library_version()}
+    write_json(out_dir / f"{letter}.json", record)
+    return record
+
+
+def default_jobs(device: str = "auto") -> int:
+    """Configurations run at the same time by default: one per CPU core up to 2 on a CPU (each notebook
+    uses one thread: two single-threaded processes beat one two-threaded process for these small
+    networks, and stay fast when other programs share the cores), one on a GPU."""
+    import os
+
+    from stargan_lib.utils import resolve_device
+
+    if resolve_device(device).type != "cpu":
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def execute_experiment(notebook: str, out_notebook: str, parameters: dict[str, Any],
+                       progress: bool = False) -> tuple[str | None, float]:
+    """Run the experiment notebook once through papermill, in the notebook's own folder (the working
+    directory the notebook's relative paths assume) with the `python3` kernel.
+
+    Returns (None on success, else the error as "Name: message"; seconds it ran). The executed
+    notebook, with the failing cell's traceback, is written either way. A top-level function so that a
+    process pool can run it.
+    """
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(notebook, out_notebook, parameters=parameters, cwd=str(Path(notebook).parent),
+                            kernel_name="python3", progress_bar=progress, log_output=False)
+    except Exception as exc:  # noqa: BLE001 - one configuration's failure is reported, never raised
+        return f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', str(exc))}", \
+            time.perf_counter() - t0
+    return None, time.perf_counter() - t0
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (it may belong to another user)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:            # it exists, owned by someone else
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+class AblationLock:
+    """`<out>/ablation.lock` while `run_ablation` writes into `out`: {"pid", "host", "started"}.
+
+    `acquire` creates the file atomically (a complete file is linked into place, so a reader never
+    sees half of it) and refuses, naming the other run and what to do, while another run holds it.
+    A lock left by a process of this machine that no longer exists (a killed run) is stale: it is
+    removed, with a log line, and taken. A lock of another machine (a shared folder) cannot be
+    checked: it is refused and its message says how to remove it. `release` removes the file only
+    if it still holds this run's record. Use as a context manager.
+    """
+
+    def __init__(self, out_dir: str | Path, log: Callable[[str], None] | None = print):
+        self.path = Path(out_dir) / LOCK
+        self.log = log
+        self.record: dict[str, Any] | None = None
+
+    def _refuse(self, other: Mapping[str, Any] | None, why: str) -> ConfigError:
+        if other is None:
+            return ConfigError(f"the ablation results folder {self.path.parent} is locked by {self.path}, which cannot "
+                               "be read. If no `stargan ablation` is running into this folder, delete the lock file "
+                               f"({self.path}) and run again")
+        return ConfigError(
+            f"another `stargan ablation` is writing into {self.path.parent}: process {other.get('pid')} on "
+            f"{other.get('host')}, started {other.get('started')} ({why}). Two runs would train the same "
+            f"configurations. Wait for it to finish (its progress is in {self.path.parent / 'notebooks'}), or use "
+            f"another folder (--out); if that process is gone, delete {self.path} and run again")
+
+    def acquire(self) -> "AblationLock":
+        """Take the lock, or raise ConfigError naming the run that holds it (a stale one is removed)."""
+        record = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{LOCK}.{record['pid']}.tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        try:
+            for _ in range(3):
+                try:
+                    os.link(tmp, self.path)            # fails if the lock exists: atomic, and never half-written
+                except FileExistsError:
+                    other = read_json_object(self.path)
+                    if other is None or not isinstance(other.get("pid"), int):
+                        raise self._refuse(None, "unreadable") from None
+                    if other.get("host") != record["host"]:
+                        raise self._refuse(other, "another machine: its process cannot be checked from here") from None
+                    if pid_alive(other["pid"]):
+                        raise self._refuse(other, "it is still running") from None
+                    if self.log is not None:
+                        self.log(f"removing the stale lock {self.path}: process {other['pid']} (started "
+                                 f"{other.get('started')}) no longer exists")
+                    self.path.unlink(missing_ok=True)
+                    continue
+                self.record = record
+                return self
+            raise self._refuse(read_json_object(self.path), "it took the folder while the stale lock was removed")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Remove the lock file if this run holds it."""
+        if self.record is not None and read_json_object(self.path) == self.record:
+            self.path.unlink(missing_ok=True)
+        self.record = None
+
+    def __enter__(self) -> "AblationLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable[str] | None = None,
+                 dataset: str = "animals", out_dir: str | Path | None = None, force: bool = False, seed: int = 0,
+                 iters: int | None = None, data_dir: str | None = None, device: str = "auto",
+                 threads: int | None = 1, jobs: int | None = None, progress: bool = True,
+                 log: Callable[[str], None] = print, notebook: str | Path | None = None) -> AblationRun:
+    """Run the experiment notebook through papermill for each configuration, then write the table.
+
+    Configurations with a result in `out_dir` are skipped unless `force` (which also deletes their
+    training run, so they train again from scratch). A configuration whose notebook fails is
+    recorded as failed, with its executed notebook; the others still run.
+    `threads`: torch CPU threads in each notebook (1 is fastest on a shared 2-core machine).
+    `jobs`: notebooks run at the same time, each in its own process and kernel (None:
+    `default_jobs(device)`); the progress line of a configuration then comes when it finishes.
+    A second run into the same folder while this one runs is refused (`AblationLock`).
+    """
+    t_all = time.perf_counter()
+    letters = parse_configs(configs)
+    p = as_preset(preset)
+    check_dataset(dataset, data_dir)
+    jobs = default_jobs(device) if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ConfigError(f"jobs={jobs}: run at least one configuration at a time")
+    out = (Path(out_dir) if out_dir is not None else default_out_dir(p)).resolve()
+    nb_in = Path(notebook) if notebook is not None else experiment_notebook()
+    manifest = make_manifest(p, dataset, seed, iters, data_dir)
+    with AblationLock(out, log=log):     # one run per folder: two would train the same configurations
+        check_manifest(out, manifest)
+        nb_dir = out / "notebooks"
+        nb_dir.mkdir(parents=True, exist_ok=True)
+        n = len(letters)
+        status: dict[str, str] = {}
+        todo = []
+        for i, letter in enumerate(letters, 1):
+            if is_done(out, letter) and not force:
+                status[letter] = "skipped"
+                log(f"[{i}/{n}] {letter}: result exists ({out / f'{letter}.json'}), skipped (--force runs it again)")
+            else:
+                todo.append(letter)
+
+        def job(letter: str, verb: str) -> tuple[str, str, dict[str, Any]]:
+            if force:
+                (out / f"{letter}.json").unlink(missing_ok=True)
+                shutil.rmtree(out / "runs" / letter, ignore_errors=True)
+            params = {"PRESET": p.name, "CONFIG": letter, "DATASET": dataset, "SEED": int(seed), "ITERS": iters,
+                      "OUT_DIR": str(out), "DATA_DIR": data_root(data_dir),
+                      "DEVICE": device, "THREADS": threads, "PROGRESS": False}
+            nb_out = str(nb_dir / f"experiment_{letter}.ipynb")
+            log(f"[{letters.index(letter) + 1}/{n}] {letter}: {verb} {nb_in.name} -> {nb_out}")
+            return str(nb_in), nb_out, params
+
+        def finish(letter: str, nb_out: str, error: str | None, seconds: float) -> None:
+            """Record the outcome of one notebook that ran for `seconds`; print its progress line."""
+            res = load_result(out, letter)
+            if error is None and (res is None or res.get("status") != "ok"):
+                error = f"RuntimeError: the notebook finished but wrote no result to {out / f'{letter}.json'}"
+            if error is not None:
+                res = _record_failure(out, letter, manifest, Path(nb_out), error, seconds)
+            status[letter] = "failed" if error is not None else "ran"
+            log(_progress_line(letters.index(letter) + 1, n, letter, res, time.perf_counter() - t_all))
+
+        if jobs == 1:
+            for letter in todo:
+                nb, nb_out, params = job(letter, "running")
+                finish(letter, nb_out, *execute_experiment(nb, nb_out, params, progress))
+        elif todo:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            # The first configuration (the cheapest, A, in a full run) starts first: it is the first to reach
+            # its evaluation and fills the caches the others share (oracle, real-image FID statistics) while
+            # they train. Then the most expensive ones, so that the pool finishes together.
+            order = todo[:1] + sorted(todo[1:], key=LETTERS.index, reverse=True)
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                started = {}
+                for letter in order:
+                    nb, nb_out, params = job(letter, f"queued ({jobs} at a time)")
+                    started[pool.submit(execute_experiment, nb, nb_out, params, False)] = (letter, nb_out)
+                for fut in as_completed(started):
+                    letter, nb_out = started[fut]
+                    try:
+                        error, seconds = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. a worker process that died
+                        error, seconds = f"{type(exc).__name__}: {exc}", 0.0
+                    finish(letter, nb_out, error, seconds)
+        rows = collect_results(out)
+        files = write_table(out, rows)
+        run = AblationRun(out, status, rows, files, time.perf_counter() - t_all)
+        log(f"table: {files['md']} ({len(rows)} configurations, {len(run.failed)} failed) in {run.seconds:.0f} s")
+        return run

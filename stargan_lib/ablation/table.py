@@ -1,0 +1,214 @@
+"""The ablation's table: one row per configuration record, the trend of Table 1 checked on them,
+and `ablation.csv`, `ablation.md` (ours beside the paper's numbers) and `ablation.png`.
+
+Introduced in `notebooks/06_ablation_table.ipynb`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from stargan_lib.ablation.settings import MANIFEST, PAPER_NAMES, PAPER_TABLE1, TABLE_FILES, load_result
+from stargan_lib.configs_v2 import DESCRIPTIONS, LETTERS
+from stargan_lib.utils import atomic_write_bytes, read_json_object
+
+CSV_COLUMNS = ("config", "description", "status", "fid", "lpips", "lpips_se", "oracle_accuracy", "content_error",
+               "fid_reference", "lpips_reference", "images_per_pair", "paper_fid", "paper_lpips", "iterations",
+               "train_s", "eval_s", "total_s", "preset", "dataset", "seed", "notebook", "error")
+
+
+def collect_results(out_dir: str | Path) -> list[dict[str, Any]]:
+    """One flat row per configuration with a record in `out_dir` (ok or failed), in Table 1 order."""
+    rows = []
+    for letter in LETTERS:
+        res = load_result(out_dir, letter)
+        if res is None:
+            continue
+        m, t = res.get("metrics", {}), res.get("timings", {})
+        rows.append({
+            "config": letter, "description": res.get("description", DESCRIPTIONS[letter]),
+            "status": res.get("status", "failed"), "fid": m.get("fid"), "lpips": m.get("lpips"),
+            "lpips_se": m.get("lpips_se"),
+            "oracle_accuracy": m.get("oracle_accuracy"), "content_error": m.get("content_error"),
+            "fid_reference": m.get("fid_reference"), "lpips_reference": m.get("lpips_reference"),
+            "images_per_pair": m.get("images_per_pair"),
+            "paper_fid": PAPER_TABLE1[letter]["fid"], "paper_lpips": PAPER_TABLE1[letter]["lpips"],
+            "iterations": res.get("iterations"), "train_s": t.get("train_s"), "eval_s": t.get("eval_s"),
+            "total_s": t.get("total_s"), "preset": res.get("preset"), "dataset": res.get("dataset"),
+            "seed": res.get("seed"), "notebook": res.get("notebook"), "error": res.get("error"),
+            "grid": (res.get("grids") or {}).get("latent") or (res.get("grids") or {}).get("det"),
+            "grid_reference": (res.get("grids") or {}).get("reference"),
+        })
+    return rows
+
+
+def trend(rows: Iterable[Mapping[str, Any]]) -> dict[str, bool | None]:
+    """The qualitative claims of Table 1, checked on our rows (None: a configuration is missing/failed).
+
+    - lpips_undefined_A_C: A–C have no LPIPS (one output per source);
+    - lpips_D_lt_E_le_F:   LPIPS(D) < LPIPS(E) <= LPIPS(F);
+    - fid_F_lt_A:          FID(F) < FID(A).
+    """
+    ok = {r["config"]: r for r in rows if r.get("status") == "ok"}
+    abc = [ok.get(c) for c in "ABC"]
+    lp = [ok.get(c, {}).get("lpips") for c in "DEF"]
+    return {
+        "lpips_undefined_A_C": None if None in abc else all(r["lpips"] is None for r in abc),
+        "lpips_D_lt_E_le_F": None if None in lp else bool(lp[0] < lp[1] <= lp[2]),
+        "fid_F_lt_A": None if "A" not in ok or "F" not in ok else bool(ok["F"]["fid"] < ok["A"]["fid"]),
+    }
+
+
+def lpips_margins(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For D -> E and E -> F: the LPIPS difference and twice its standard error (None where a
+    configuration or its standard error is missing). A difference below its 2 s.e. is within the
+    evaluation's noise: the ordering could flip with other sources or latent codes. (Training noise,
+    another seed, is not in the standard error: it can only widen the margin.)"""
+    ok = {r["config"]: r for r in rows if r.get("status") == "ok"}
+    out = []
+    for a, b in ("DE", "EF"):
+        ra, rb = ok.get(a, {}), ok.get(b, {})
+        if None in (ra.get("lpips"), rb.get("lpips"), ra.get("lpips_se"), rb.get("lpips_se")):
+            out.append({"pair": f"{a}->{b}", "diff": None, "two_se": None})
+            continue
+        out.append({"pair": f"{a}->{b}", "diff": rb["lpips"] - ra["lpips"],
+                    "two_se": 2 * math.hypot(ra["lpips_se"], rb["lpips_se"])})
+    return out
+
+
+TREND_TEXT = {"lpips_undefined_A_C": "LPIPS undefined for A-C (one output per source)",
+              "lpips_D_lt_E_le_F": "LPIPS: D < E <= F (diversity grows)",
+              "fid_F_lt_A": "FID: F < A (quality improves over the baseline)"}
+
+
+def _fmt(v: Any, spec: str = ".1f") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return format(v, spec) if isinstance(v, (int, float)) else str(v)
+
+
+def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | None = None) -> str:
+    """`ablation.md`: our numbers beside the paper's Table 1, the settings, the trend and the failures."""
+    lines = ["# StarGAN v2 ablation (Table 1) reproduced", ""]
+    if manifest:
+        ev = manifest.get("evaluation", {})
+        lines += [f"Preset `{manifest.get('preset')}`, dataset `{manifest.get('dataset')}`, seed "
+                  f"{manifest.get('seed')}, {manifest.get('iterations')} training iterations per configuration; "
+                  f"evaluation: {ev.get('n_sources')} source image(s) per domain x {ev.get('n_outputs')} outputs "
+                  f"per source and target domain{' (latent-guided only)' if not ev.get('reference') else ''}, real FID statistics from "
+                  f"{ev.get('n_real') or 'all'} training images per domain.", ""]
+    lines += ["| | Configuration | FID (ours) | LPIPS (ours) | oracle accuracy | FID (paper) | LPIPS (paper) "
+              "| train | eval |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        name = PAPER_NAMES[r["config"]]
+        if r["status"] != "ok":
+            nb = Path(r["notebook"]).name if r.get("notebook") else "?"
+            lines.append(f"| {r['config']} | {name} | **failed** | see `notebooks/{nb}` | | "
+                         f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | | |")
+            continue
+        lp = _fmt(r["lpips"], ".3f") + (f" ± {r['lpips_se']:.3f}" if r.get("lpips_se") is not None else "")
+        lines.append(f"| {r['config']} | {name} | {_fmt(r['fid'])} | {lp} | "
+                     f"{_fmt(r['oracle_accuracy'], '.2f')} | {_fmt(r['paper_fid'])} | "
+                     f"{_fmt(r['paper_lpips'], '.3f')} | {_fmt(r['train_s'], '.0f')} s | {_fmt(r['eval_s'], '.0f')} s |")
+    lines += ["", "Paper: CelebA-HQ, 256 px, 100k iterations, latent-guided synthesis, all test images. Ours: "
+              "FID of A-C from one output per source (as many distinct sources as D-F have outputs), of D-F "
+              "latent-guided; LPIPS over the pairs of each source's outputs (± its standard error over the "
+              "sources). FID from few images is biased "
+              "upwards: compare only numbers computed with the same image counts (same preset), and read the "
+              "trend, not the absolute values, against the paper.", "", "## Trend", ""]
+    for key, ok in trend(rows).items():
+        mark = "not measured (configuration missing or failed)" if ok is None else ("holds" if ok else "does NOT hold")
+        if key == "lpips_D_lt_E_le_F" and ok is not None:
+            noisy = [m for m in lpips_margins(rows) if m["diff"] is not None and abs(m["diff"]) < m["two_se"]]
+            if noisy:
+                mark += ", but " + "; ".join(f"{m['pair']} {m['diff']:+.3f} is within the noise (2 s.e. "
+                                            f"{m['two_se']:.3f})" for m in noisy)
+        lines.append(f"- {TREND_TEXT[key]}: {mark}")
+    failed = [r for r in rows if r["status"] != "ok"]
+    if failed:
+        lines += ["", "## Failed configurations", ""]
+        for r in failed:
+            lines.append(f"- {r['config']}: {r.get('error')} (executed notebook: `{r.get('notebook')}`)")
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(rows: list[dict[str, Any]]) -> str:
+    """`ablation.csv`: one line per row, the columns of `CSV_COLUMNS` (empty where a value is missing)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def plot_table(rows: list[dict[str, Any]], title: str = ""):
+    """FID (ours, bars; the paper's on a second axis) and LPIPS (ours beside the paper's) per configuration."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    letters = list(LETTERS)
+    by = {r["config"]: r for r in rows}
+    x = np.arange(len(letters))
+    fig = Figure(figsize=(11, 4))        # not pyplot: no GUI backend needed, nothing left open
+    ax1, ax3 = fig.subplots(1, 2)
+    ours = [by[c]["fid"] if c in by and by[c]["status"] == "ok" else np.nan for c in letters]
+    ax1.bar(x, np.nan_to_num(ours), color="tab:blue", label="ours (left axis)")
+    for i, c in enumerate(letters):
+        if c in by and by[c]["status"] != "ok":
+            ax1.text(i, 0, "failed", rotation=90, ha="center", va="bottom", color="tab:red")
+        elif c not in by:
+            ax1.text(i, 0, "not run", rotation=90, ha="center", va="bottom", color="grey")
+    ax1.set_xticks(x, letters)
+    ax1.set_ylabel("FID, ours (lower is better)")
+    ax2 = ax1.twinx()
+    ax2.plot(x, [PAPER_TABLE1[c]["fid"] for c in letters], "o--", color="tab:orange", label="paper (right axis)")
+    ax2.set_ylabel("FID, paper (CelebA-HQ)")
+    ax2.set_ylim(bottom=0)
+    h1, l1 = ax1.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax1.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+    ax1.set_title("FID per configuration")
+    w = 0.38
+    lp_ours = [by[c]["lpips"] if c in by and by[c]["status"] == "ok" and by[c]["lpips"] is not None else np.nan
+               for c in letters]
+    lp_paper = [PAPER_TABLE1[c]["lpips"] if PAPER_TABLE1[c]["lpips"] is not None else np.nan for c in letters]
+    ax3.bar(x - w / 2, np.nan_to_num(lp_ours), w, color="tab:blue", label="ours (± 2 s.e.)")
+    # error bars: twice the standard error of our LPIPS over the evaluated sources
+    se = [(i, by[c]["lpips"], 2 * by[c]["lpips_se"]) for i, c in enumerate(letters)
+          if c in by and by[c].get("lpips") is not None and by[c].get("lpips_se") is not None]
+    if se:
+        i, v, e = zip(*se)
+        ax3.errorbar(np.array(i) - w / 2, v, yerr=e, fmt="none", ecolor="black", capsize=3)
+    ax3.bar(x + w / 2, np.nan_to_num(lp_paper), w, color="tab:orange", label="paper")
+    for i, c in enumerate(letters[:3]):
+        ax3.text(i, 0.005, "undefined", rotation=90, ha="center", va="bottom", color="grey", fontsize=8)
+    ax3.set_xticks(x, letters)
+    ax3.set_ylabel("LPIPS diversity (higher is more diverse)")
+    ax3.legend(fontsize=8)
+    ax3.set_title("LPIPS per configuration")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_table(out_dir: str | Path, rows: list[dict[str, Any]] | None = None) -> dict[str, Path]:
+    """Write `ablation.csv`, `ablation.md` and `ablation.png` in `out_dir` from its results (atomic)."""
+    out = Path(out_dir)
+    rows = collect_results(out) if rows is None else rows
+    manifest = read_json_object(out / MANIFEST)
+    files = {"csv": out / TABLE_FILES[0], "md": out / TABLE_FILES[1], "png": out / TABLE_FILES[2]}
+    atomic_write_bytes(files["csv"], table_csv(rows).encode())
+    atomic_write_bytes(files["md"], table_markdown(rows, manifest).encode())
+    title = "" if not manifest else (f"preset {manifest.get('preset')}, {manifest.get('dataset')}, "
+                                     f"{manifest.get('iterations')} iterations")
+    buf = io.BytesIO()
+    plot_table(rows, title).savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(files["png"], buf.getvalue())
+    return files
