@@ -101,3 +101,44 @@ def test_official_augmentation_is_on_at_the_paper_preset_only():
 def test_unknown_augment_value_is_refused():
     with pytest.raises(ConfigError, match="augment='flip'"):
         make_config("F", "smoke", augment="flip")
+
+
+def _afhq_folder(tmp_path):
+    root = tmp_path / "afhq" / "train"
+    for domain in ("cat", "dog", "wild"):
+        shutil.copytree(SAMPLES / "afhq" / domain, root / domain)
+    return root
+
+
+def test_trainer_batches_are_augmented_and_sample_grids_are_not():
+    from stargan_lib.train.stargan_v2 import DomainImages, StarGANv2Trainer, load_training_data
+    cfg = make_config("F", "smoke", augment="official", batch_size=8)
+    data = load_training_data(cfg, preset="smoke")
+    plain = DomainImages(data, make_config("F", "smoke", batch_size=8))
+    aug = DomainImages(data, cfg)
+    torch.manual_seed(0)
+    a = plain.sample(8, cfg.latent_dim)
+    torch.manual_seed(0)
+    b = aug.sample(8, cfg.latent_dim)
+    assert torch.equal(a["y"], b["y"]) and torch.equal(a["z1"], b["z1"])     # same draws before the images
+    for key in ("x", "x_ref", "x_ref2"):
+        assert b[key].shape == a[key].shape and not torch.equal(a[key], b[key])
+    torch.manual_seed(0)
+    assert torch.equal(aug.sample(8, cfg.latent_dim)["x"], b["x"])            # reproducible from the seed
+    trainer = StarGANv2Trainer(cfg, data, progress=False)
+    idx = torch.cat([d[:1] for d in trainer.data.by_domain])
+    assert torch.equal(trainer._sample_src["x_src"], plain.images(idx))
+
+
+def test_real_folder_batches_are_augmented_on_the_files(tmp_path):
+    from stargan_lib.data.datasets import open_dataset
+    from stargan_lib.train.stargan_v2 import DomainImages
+    ds = open_dataset("afhq", "train", data_dir=_afhq_folder(tmp_path), image_size=16)
+    images = DomainImages(ds, make_config("F", "smoke", augment="official"))
+    idx = torch.arange(len(ds))
+    torch.manual_seed(1)
+    augmented = images.images(idx, augment=True)
+    assert ds.flip is False and ds.random_crop_prob == 0.0                  # restored after the call
+    plain = images.images(idx)
+    assert augmented.shape == plain.shape and not torch.equal(augmented, plain)
+    assert torch.equal(plain, images.images(idx))

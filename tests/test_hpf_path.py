@@ -156,3 +156,30 @@ def test_presets_keep_the_skip_off_except_paper_celeba_hq():
     assert make_config("F", "paper", "afhq").w_hpf == 0.0
     assert make_config("F", "course", "celeba_hq").w_hpf == 0.0
     assert make_config("F", "smoke", "celeba_hq").w_hpf == 0.0
+
+
+def test_trainer_runs_the_high_pass_path_with_fan_frozen_and_outside_optimisers_and_ema(tmp_path):
+    from stargan_lib.train.stargan_v2 import StarGANv2Trainer, load_training_data
+    cfg = small_cfg(total_iters=2, ckpt_every=0, batch_size=2)
+    data = load_training_data(cfg, preset="smoke")
+    trainer = StarGANv2Trainer(cfg, data, out_dir=tmp_path, progress=False)
+    fan = trainer.fan
+    assert fan is not None and not fan.training
+    before = [p.detach().clone() for p in fan.parameters()]
+    buffers = [b.detach().clone() for b in fan.buffers()]
+    fan_ids = {id(p) for p in fan.parameters()}
+    for opt in trainer.optims.values():
+        assert not fan_ids & {id(p) for group in opt.param_groups for p in group["params"]}
+    assert "fan" not in trainer.nets and "fan" not in trainer.ema
+    calls = []
+    real = fan.get_heatmap
+    fan.get_heatmap = lambda x, b_preprocess=True: calls.append(len(x)) or real(x, b_preprocess)
+    trainer.fit()
+    # per iteration: once on the sources, then once per G pass (latent, reference) for the cycle
+    assert len(calls) >= 2 * 3 and trainer.step == 2
+    assert all(torch.equal(a, b) for a, b in zip(before, fan.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(buffers, fan.buffers()))   # BatchNorm statistics too
+    assert not fan.training
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert not any("fan" in k for k in saved["nets"])
+    assert all(torch.isfinite(torch.tensor(v)).all() for k, v in trainer.history.items() if k != "step")

@@ -24,7 +24,9 @@ torch generator (or the one passed), so a seeded run is reproducible:
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -90,3 +92,16 @@ def official_augment(x: torch.Tensor, prob: float = CROP_PROB, flip_prob: float 
             img = img.flip(-1)
         out.append(img)
     return torch.stack(out)
+
+
+@contextlib.contextmanager
+def file_augmentation(dataset: Any, on: bool) -> Iterator[None]:
+    """Within the block, a real-data loader (`RealImageDataset`: attributes `flip`, `random_crop_prob`)
+    applies the official augmentation to the files it reads (on) or none (off); restored afterwards.
+    Used by the StarGAN v2 trainer, so that training batches are augmented and sample grids are not."""
+    saved = dataset.flip, dataset.random_crop_prob
+    dataset.flip, dataset.random_crop_prob = (True, CROP_PROB) if on else (False, 0.0)
+    try:
+        yield
+    finally:
+        dataset.flip, dataset.random_crop_prob = saved

@@ -47,8 +47,7 @@ import torch.nn.functional as F
 
 from stargan_lib.configs_v2 import WING_DEFAULT, WING_RANDOM, StarGANv2Config
 from stargan_lib.errors import CheckpointError, ConfigError
-from stargan_lib.train.common import load_state_dict_checked
-from stargan_lib.utils import safe_torch_load
+from stargan_lib.utils import load_state_dict_checked, safe_torch_load
 
 # WING_DEFAULT: where the official repository's `bash download.sh wing` puts the file (relative to where it runs).
 WING_HELP = ("get it with the official StarGAN v2 repository's download script: `git clone "
