@@ -183,3 +183,12 @@ def test_trainer_runs_the_high_pass_path_with_fan_frozen_and_outside_optimisers_
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert not any("fan" in k for k in saved["nets"])
     assert all(torch.isfinite(torch.tensor(v)).all() for k, v in trainer.history.items() if k != "step")
+
+
+def test_celeba_hq_training_without_wing_ckpt_stops_before_reading_data(tmp_path, monkeypatch):
+    """The trainer (and `stargan train`, through check_fan_weights) checks for wing.ckpt first: here the
+    data argument is not even a dataset, and the error is still the one about the missing file."""
+    from stargan_lib.train.stargan_v2 import StarGANv2Trainer
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="download.sh wing"):
+        StarGANv2Trainer(make_config("F", "paper", "celeba_hq", device="cpu"), data=None, progress=False)

@@ -353,9 +353,17 @@ def build_fan(cfg: StarGANv2Config) -> FAN | None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             return FAN()
+    return FAN(fname_pretrained=check_fan_weights(cfg))
+
+
+def check_fan_weights(cfg: StarGANv2Config) -> Path | None:
+    """The path of the FAN weights a run of `cfg` needs (None: no FAN or seeded random weights); a
+    ConfigError that says where to get `wing.ckpt` when it is absent. Cheap: run it before loading data."""
+    if cfg.w_hpf <= 0 or cfg.wing_path == WING_RANDOM:
+        return None
     path = Path(cfg.wing_path).expanduser()
     if not path.is_file():
         raise ConfigError(f"w_hpf={cfg.w_hpf} (the CelebA-HQ high-pass skip) needs the face-alignment network's "
                           f"weights, but wing_path={cfg.wing_path!r} ({path.resolve()}) does not exist; {WING_HELP} "
                           "(--wing-path), or set w_hpf=0 (--w-hpf 0) to train without the skip")
-    return FAN(fname_pretrained=path)
+    return path

@@ -202,11 +202,11 @@ class StarGANv2Trainer(TrainTask):
         if cfg.batch_size % self.dist.world_size:
             raise ConfigError(f"batch_size={cfg.batch_size} must be divisible by the {self.dist.world_size} "
                               "processes (it is the global batch)")
-        self.data = DomainImages(data, cfg)
-        # CelebA-HQ's high-pass skip: the frozen face-alignment network (None when w_hpf = 0). Built before
-        # the seeding below, and without touching the global RNG, so runs without it are unchanged.
+        # CelebA-HQ's high-pass skip: the frozen face-alignment network (None when w_hpf = 0). Built first (a
+        # missing wing.ckpt stops the run at once) and before the seeding below, so runs without it are unchanged.
         fan = build_fan(cfg)
         self.fan = fan.to(self.device) if fan is not None else None
+        self.data = DomainImages(data, cfg)
         self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
         seed_everything(cfg.seed)
         self.nets = build_nets(cfg).to(self.device)
