@@ -216,10 +216,12 @@ def one_iteration(args: argparse.Namespace) -> dict:
            "lambda_ds_detach": getattr(cfg, "ds_detach", None)}
     variants = [("ours", trainer.train_step)]
     if args.official:
+        official_steps = [0]
+
         def official() -> None:
             batch = trainer._batch()
-            official_step(trainer.nets, trainer.ema, trainer.optims, cfg, batch, trainer.step)
-            trainer.step += 1
+            official_step(trainer.nets, trainer.ema, trainer.optims, cfg, batch, official_steps[0])
+            official_steps[0] += 1
         variants.append(("official", official))
     # Interleave the variants so that both see the same machine load.
     per: dict[str, list[float]] = {name: [] for name, _ in variants}

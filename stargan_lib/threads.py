@@ -90,7 +90,7 @@ def loader_worker_init(worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def describe() -> str:
+def describe_threads() -> str:
     """One line for notebooks and logs: threads in use, cores available, and how to change it."""
     return (f"{torch.get_num_threads()} torch thread(s) on {available_cores()} available core(s) "
             f"(override: THREADS parameter, --threads, or ${THREADS_ENV})")

@@ -63,7 +63,9 @@ def test_fid_of_a_set_with_itself_is_zero(noisy_features):
     base, _ = noisy_features
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", M.FIDSampleSizeWarning)
-        assert M.fid_from_features(base, base) == pytest.approx(0.0, abs=1e-6)
+        # 0 up to the float error of scipy's sqrtm on these few-sample (singular) covariances,
+        # which depends on the BLAS thread count (measured up to 1.3e-6); the noisy copies score far higher.
+        assert M.fid_from_features(base, base) == pytest.approx(0.0, abs=1e-5)
 
 
 def test_fid_grows_with_noise(noisy_features):

@@ -16,7 +16,7 @@ import pytest
 
 from stargan_lib import ablation, paths
 from stargan_lib.errors import ConfigError
-from stargan_lib.metrics import weights
+from stargan_lib.metrics import weights, weights_provision
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(REPO.glob("notebooks/*.ipynb")) + sorted(REPO.glob("solutions/*.ipynb")) + \
@@ -38,7 +38,7 @@ def test_package_resources():
     assert nb.parent == paths.package_dir() / "resources"
     assert nb.read_bytes() == (REPO / "notebooks" / "experiment.ipynb").read_bytes()   # one notebook, linked
     assert ablation.experiment_notebook() == nb
-    assert weights.lpips_reference_dir() == paths.lpips_reference_dir()
+    assert weights_provision.lpips_reference_dir() == paths.lpips_reference_dir()
     assert {"ex_ref.png", "ex_p0.png", "ex_p1.png", "LICENSE.PerceptualSimilarity"} <= \
         {p.name for p in paths.lpips_reference_dir().iterdir()}
     with pytest.raises(ConfigError, match="package resource .*nothing.txt is missing.*Reinstall"):
@@ -132,8 +132,8 @@ def test_wheel_ships_the_resources_and_finds_them_without_a_checkout(tmp_path):
         site = tmp_path / "site"
         zf.extractall(site)
     # A non-editable install: the package alone, imported from somewhere that is no checkout.
-    probe = ("import json; from stargan_lib import ablation, paths; from stargan_lib.metrics import weights\n"
-             "out = {'nb': str(ablation.experiment_notebook()), 'lpips': str(weights.lpips_reference_dir()),\n"
+    probe = ("import json; from stargan_lib import ablation, paths; from stargan_lib.metrics import weights_provision\n"
+             "out = {'nb': str(ablation.experiment_notebook()), 'lpips': str(weights_provision.lpips_reference_dir()),\n"
              "       'pkg': str(paths.package_dir())}\n"
              "try:\n    paths.repo_root()\nexcept Exception as exc:\n    out['error'] = f'{type(exc).__name__}: {exc}'\n"
              "print(json.dumps(out))")
@@ -151,8 +151,8 @@ def test_wheel_ships_the_resources_and_finds_them_without_a_checkout(tmp_path):
 def test_lpips_reference_check_never_skips_silently(monkeypatch, tmp_path):
     # `stargan weights --check` used to report "lpips_reference: None" when the images were not found.
     trunk, _ = weights.alexnet_features_state(online=False)
-    values = weights.verify_lpips_reference(trunk)
+    values = weights_provision.verify_lpips_reference(trunk)
     assert {k: round(v, 3) for k, v in values.items()} == weights.LPIPS_REFERENCE
     monkeypatch.setattr(paths, "package_dir", lambda: tmp_path)     # an install without its resources
     with pytest.raises(ConfigError, match=r"resources/lpips is missing"):
-        weights.verify_lpips_reference(trunk)
+        weights_provision.verify_lpips_reference(trunk)

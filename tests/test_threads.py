@@ -58,7 +58,7 @@ def test_use_threads_applies_the_count_to_torch(monkeypatch):
     assert threads.use_threads(1) == 1 and torch.get_num_threads() == 1
     n = threads.use_threads()
     assert n == threads.available_cores() and torch.get_num_threads() == n
-    assert f"{n} torch thread(s)" in threads.describe()
+    assert f"{n} torch thread(s)" in threads.describe_threads()
 
 
 def test_cli_threads_flag_sets_torch_threads_and_refuses_bad_values(monkeypatch, capsys):

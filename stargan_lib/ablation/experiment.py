@@ -19,6 +19,7 @@ from stargan_lib.ablation.settings import (DEFAULT_OUT, PAPER_TABLE1, RESULT_FOR
                                           library_version, make_manifest, parse_configs)
 from stargan_lib.configs_v2 import DESCRIPTIONS, StarGANv2Config
 from stargan_lib.presets import Preset
+from stargan_lib.threads import use_threads
 from stargan_lib.utils import write_json
 
 
@@ -58,17 +59,15 @@ def prepare(config: str, preset: str | Preset | None = None, dataset: str = "ani
     `dataset`: a synthetic stand-in (animals = AFHQ, faces_gender = CelebA-HQ) or, with `data_dir`
     (a folder with train/ and val/, one sub-folder per domain, or its train/ folder), the real afhq /
     celeba_hq.
-    `threads`: torch CPU threads (None: leave torch's default).
+    `threads`: torch CPU threads (None: the thread policy of `stargan_lib.threads`: every available core,
+    or `$STARGAN_THREADS`).
     """
-    import torch
-
     from stargan_lib.data.datasets import domain_train_test
 
     letter = parse_configs([config])[0]
     p = as_preset(preset)
     check_dataset(dataset, data_dir)
-    if threads:
-        torch.set_num_threads(int(threads))
+    use_threads(threads)
     out = Path(out_dir)
     manifest = make_manifest(p, dataset, seed, iters, data_dir)
     check_manifest(out, manifest)

@@ -26,6 +26,7 @@ from stargan_lib.configs_v2 import DESCRIPTIONS
 from stargan_lib import paths
 from stargan_lib.errors import ConfigError
 from stargan_lib.presets import Preset
+from stargan_lib.threads import available_cores, thread_count
 from stargan_lib.utils import read_json_object, write_json
 
 LOCK = "ablation.lock"
@@ -79,16 +80,14 @@ def _record_failure(out_dir: Path, letter: str, manifest: Mapping[str, Any], not
 
 
 def default_jobs(device: str = "auto") -> int:
-    """Configurations run at the same time by default: one per CPU core up to 2 on a CPU (each notebook
-    uses one thread: two single-threaded processes beat one two-threaded process for these small
-    networks, and stay fast when other programs share the cores), one on a GPU."""
-    import os
-
+    """Configurations run at the same time by default: one per available core up to 2 on a CPU (they
+    then share the cores through `threads.thread_count(parallel=jobs)`: on 2 cores, two one-thread
+    processes beat one two-thread process for these small networks), one on a GPU."""
     from stargan_lib.utils import resolve_device
 
     if resolve_device(device).type != "cpu":
         return 1
-    return max(1, min(2, os.cpu_count() or 1))
+    return max(1, min(2, available_cores()))
 
 
 def execute_experiment(notebook: str, out_notebook: str, parameters: dict[str, Any],
@@ -198,14 +197,15 @@ class AblationLock:
 def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable[str] | None = None,
                  dataset: str = "animals", out_dir: str | Path | None = None, force: bool = False, seed: int = 0,
                  iters: int | None = None, data_dir: str | None = None, device: str = "auto",
-                 threads: int | None = 1, jobs: int | None = None, progress: bool = True,
+                 threads: int | None = None, jobs: int | None = None, progress: bool = True,
                  log: Callable[[str], None] = print, notebook: str | Path | None = None) -> AblationRun:
     """Run the experiment notebook through papermill for each configuration, then write the table.
 
     Configurations with a result in `out_dir` are skipped unless `force` (which also deletes their
     training run, so they train again from scratch). A configuration whose notebook fails is
     recorded as failed, with its executed notebook; the others still run.
-    `threads`: torch CPU threads in each notebook (1 is fastest on a shared 2-core machine).
+    `threads`: torch CPU threads in each notebook (None: the thread policy, `$STARGAN_THREADS` or the
+    available cores divided among the `jobs` notebooks that run side by side; see `stargan_lib.threads`).
     `jobs`: notebooks run at the same time, each in its own process and kernel (None:
     `default_jobs(device)`); the progress line of a configuration then comes when it finishes.
     A second run into the same folder while this one runs is refused (`AblationLock`).
@@ -217,6 +217,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
     jobs = default_jobs(device) if jobs is None else int(jobs)
     if jobs < 1:
         raise ConfigError(f"jobs={jobs}: run at least one configuration at a time")
+    per_job_threads = thread_count(threads, parallel=min(jobs, len(letters)))
     out = (Path(out_dir) if out_dir is not None else default_out_dir(p)).resolve()
     nb_in = Path(notebook) if notebook is not None else experiment_notebook()
     manifest = make_manifest(p, dataset, seed, iters, data_dir)
@@ -240,7 +241,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
                 shutil.rmtree(out / "runs" / letter, ignore_errors=True)
             params = {"PRESET": p.name, "CONFIG": letter, "DATASET": dataset, "SEED": int(seed), "ITERS": iters,
                       "OUT_DIR": str(out), "DATA_DIR": data_root(data_dir),
-                      "DEVICE": device, "THREADS": threads, "PROGRESS": False}
+                      "DEVICE": device, "THREADS": per_job_threads, "PROGRESS": False}
             nb_out = str(nb_dir / f"experiment_{letter}.ipynb")
             log(f"[{letters.index(letter) + 1}/{n}] {letter}: {verb} {nb_in.name} -> {nb_out}")
             return str(nb_in), nb_out, params

@@ -36,7 +36,7 @@ def _threads(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (torch's default) or a positive count, got {value}")
+        raise argparse.ArgumentTypeError(f"expected 0 (the default policy) or a positive count, got {value}")
     return value
 
 
@@ -77,9 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--iters", type=_int_or_none, default=None,
                    help="training iterations per configuration (default: the preset's ablation length)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
-    p.add_argument("--threads", type=_threads, default=1,
-                   help="torch CPU threads per configuration (default 1, the fastest on a shared 2-core machine; "
-                        "0 = torch's default)")
+    p.add_argument("--threads", type=_threads, default=0,
+                   help="torch CPU threads per configuration (default 0: $STARGAN_THREADS, else the available "
+                        "cores divided among the configurations that run at the same time; see --jobs)")
     p.add_argument("--jobs", type=_threads, default=0,
                    help="configurations run at the same time, each in its own process (default 0 = auto: "
                         "2 on a CPU with 2+ cores, 1 on a GPU)")

@@ -25,6 +25,7 @@ from stargan_lib.data.base import (AFHQ_DOMAINS, CELEBA_ATTRS, CELEBA_HQ_DOMAINS
                                    to_tensor_image)
 from stargan_lib.data.real import CelebADataset, FolderDataset, RealImageDataset, afhq, celeba_hq, rafd
 from stargan_lib.errors import ConfigError, DataError
+from stargan_lib.threads import loader_worker_init
 
 # --------------------------------------------------------------------------------------------
 # In-memory sets
@@ -243,7 +244,8 @@ class InfiniteLoader:
             self.dataset.set_epoch(self.epoch)
         batches = self.epoch_batches(self.epoch)[self.step_in_epoch:]
         loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
-                            pin_memory=self.pin_memory, generator=self._generator(self.epoch + 7919))
+                            pin_memory=self.pin_memory, generator=self._generator(self.epoch + 7919),
+                            worker_init_fn=loader_worker_init)
         self._it = iter(loader)
 
     def __iter__(self) -> "InfiniteLoader":
