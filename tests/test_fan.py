@@ -57,6 +57,15 @@ def test_get_heatmap_gives_two_masks_in_unit_range_at_any_input_size(fan):
     assert raw.shape == (1, 98, 64, 64)
 
 
+def test_masks_are_float32_inside_bf16_autocast(fan):
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        m1, m2 = fan.get_heatmap(x.bfloat16())
+    ref1, ref2 = fan.get_heatmap(x.bfloat16().float())
+    assert m1.dtype == m2.dtype == torch.float32
+    assert torch.equal(m1, ref1) and torch.equal(m2, ref2)
+
+
 def test_get_landmark_shape_and_scale(fan):
     lm = fan.get_landmark(torch.rand(2, 3, 128, 128) * 2 - 1)
     assert lm.shape == (2, 98, 2)

@@ -226,15 +226,17 @@ class FAN(nn.Module):
     @torch.no_grad()
     def get_heatmap(self, x: torch.Tensor, b_preprocess: bool = True):
         """Images x (B, 3, H, W) in [-1, 1] -> the two high-pass masks (B, 1, 256, 256) of `preprocess`,
-        or with `b_preprocess=False` the 98 landmark heatmaps (B, 98, 64, 64). No gradient."""
-        x = F.interpolate(x, size=256, mode="bilinear")
-        outputs, _ = self(x * 0.5 + 0.5)
-        heatmaps = outputs[-1][:, :-1]                          # drop the boundary heatmap
-        if b_preprocess:
-            scale = x.size(2) // heatmaps.size(2)
-            heatmaps = F.interpolate(heatmaps, scale_factor=scale, mode="bilinear", align_corners=True)
-            return preprocess(heatmaps)
-        return heatmaps
+        or with `b_preprocess=False` the 98 landmark heatmaps (B, 98, 64, 64). No gradient; always in
+        float32, also inside a bf16 autocast region (the masks' thresholds need the precision)."""
+        with torch.autocast(x.device.type, enabled=False):
+            x = F.interpolate(x.float(), size=256, mode="bilinear")
+            outputs, _ = self(x * 0.5 + 0.5)
+            heatmaps = outputs[-1][:, :-1]                      # drop the boundary heatmap
+            if b_preprocess:
+                scale = x.size(2) // heatmaps.size(2)
+                heatmaps = F.interpolate(heatmaps, scale_factor=scale, mode="bilinear", align_corners=True)
+                return preprocess(heatmaps)
+            return heatmaps
 
     @torch.no_grad()
     def get_landmark(self, x: torch.Tensor) -> torch.Tensor:
