@@ -25,6 +25,13 @@ Five fields switch the components that Table 1 adds one after another:
 `make_config(letter, preset, dataset, **overrides)` applies, in order: defaults -> dataset ->
 preset -> ablation letter -> explicit overrides.
 
+Two parts of the official pipeline that the paper does not spell out are settings here too:
+`w_hpf` (CelebA-HQ: 1), the high-pass skip masked by the face-alignment network whose weights
+`wing_path` names (`stargan_lib.models.fan`; refused on datasets that are not faces), and `augment`
+("official": with probability 0.5 a random resized crop of 80-100 % of the area and aspect ratio
+0.9-1.1, then a random horizontal flip, in the official loader's order; `stargan_lib.data.augment`).
+The paper preset keeps both as the official code has them; the course and smoke presets turn both off.
+
 Deviation (our reading where the paper is silent, Sec. 3.1):
 - A and B keep StarGAN v1's loss weights (λ_gp = 10, λ_cls = 1, λ_rec = λ_cyc = 10); C's "tuning"
   switches to the v2 weights (λ_cyc = 1, R1 γ = 1). All six use StarGAN v2's optimiser (Adam
@@ -52,6 +59,11 @@ ADVERSARIAL = ("wgan", "nonsat")
 DISCRIMINATORS = ("acgan", "multitask")
 CONDITIONING = ("concat", "adain")
 STYLES = ("label", "latent", "style_code")
+AUGMENTS = ("official", "none")
+# Where the official repository's `bash download.sh wing` saves the face-alignment weights.
+WING_DEFAULT = "expr/checkpoints/wing.ckpt"
+WING_RANDOM = "random"   # wing_path value: FAN with seeded random weights (tests, small runs; masks meaningless)
+FACE_DATASETS = ("celeba_hq",)   # the datasets whose images FAN can find landmarks in (w_hpf > 0)
 
 
 def _f(default: Any, help: str, choices: tuple | None = None) -> Any:
@@ -94,7 +106,11 @@ class StarGANv2Config:
     g_downsample: int = _f(0, "G's down/up-sampling blocks (0: log2(size) - 4, plus 1 with w_hpf)")
     g_bottleneck: int = _f(2, "G's intermediate blocks in the encoder and in the decoder")
     d_downsample: int = _f(0, "down-sampling blocks of D and E (0: log2(size) - 2, i.e. to 4x4)")
-    w_hpf: float = _f(0.0, "weight of the high-pass face-heatmap skip (CelebA-HQ official: 1; 0 = off)")
+    w_hpf: float = _f(0.0, "weight of the high-pass face-heatmap skip (CelebA-HQ official: 1; 0 = off); "
+                           "needs face images and the face-alignment network's weights (wing_path)")
+    wing_path: str = _f(WING_DEFAULT, "the face-alignment network's weights wing.ckpt, used when w_hpf > 0 "
+                                      "(official repository: `bash download.sh wing`); 'random': seeded random "
+                                      "weights, for tests only")
 
     # --- objective (Eq. 1-5, Appendix B)
     lambda_sty: float = _f(1.0, "λ_sty, style reconstruction (Eq. 2)")
@@ -108,6 +124,11 @@ class StarGANv2Config:
     lambda_cls: float = _f(1.0, "λ_cls, domain classification of the ACGAN discriminator (A)")
     lambda_gp: float = _f(10.0, "λ_gp, WGAN-GP gradient penalty (A, B)")
     r1_gamma: float = _f(1.0, "γ of the R1 regulariser (C-F)")
+
+    # --- data augmentation (official code; the paper does not describe it)
+    augment: str = _f("official", "training augmentation: 'official' (with probability 0.5 a random resized "
+                                  "crop, scale 0.8-1.0, ratio 0.9-1.1, then a horizontal flip, as the official "
+                                  "loader) or 'none'", AUGMENTS)
 
     # --- optimisation (Appendix B)
     batch_size: int = _f(8, "global batch size (split across DDP processes)")
@@ -263,6 +284,14 @@ def validate(cfg: StarGANv2Config) -> StarGANv2Config:
     if cfg.dataset not in DATASETS:
         bad(f"dataset={cfg.dataset!r} is not one of {sorted(DATASETS)} (synthetic stand-ins: "
             f"{sorted(DATASET_ALIASES)} map to them)")
+    if cfg.augment not in AUGMENTS:
+        bad(f"augment={cfg.augment!r} is not one of {AUGMENTS}")
+    if cfg.w_hpf < 0:
+        bad(f"w_hpf={cfg.w_hpf} must be >= 0 (0 turns the high-pass skip off; CelebA-HQ official: 1)")
+    if cfg.w_hpf > 0 and cfg.dataset not in FACE_DATASETS:
+        bad(f"w_hpf={cfg.w_hpf} with dataset={cfg.dataset!r}: the high-pass skip is masked by face landmarks "
+            f"(the face-alignment network), which exist only on face images ({', '.join(FACE_DATASETS)}). "
+            "Set w_hpf=0 (--w-hpf 0) for this dataset, or train on celeba_hq")
     if cfg.config not in LETTERS:
         bad(f"unknown StarGAN v2 configuration {cfg.config!r}; choose one of {', '.join(LETTERS)}")
     for name, allowed in (("adversarial", ADVERSARIAL), ("discriminator", DISCRIMINATORS),

@@ -72,7 +72,7 @@ PRESETS: dict[str, Preset] = {
                            "total_iters": 10, "decay_iters": 5, "log_every": 1, "sample_every": 5, "ckpt_every": 10},
             "stargan_v2": {"image_size": 16, "base_dim": 8, "max_conv_dim": 16, "g_downsample": 2,
                            "d_downsample": 2, "latent_dim": 8, "style_dim": 16, "hidden_dim": 32,
-                           "w_hpf": 0.0, "ema_beta": 0.9, "batch_size": 4, "total_iters": 4,
+                           "w_hpf": 0.0, "augment": "none", "ema_beta": 0.9, "batch_size": 4, "total_iters": 4,
                            "ds_decay_iters": 4, "log_every": 1, "sample_every": 0, "ckpt_every": 0},
         }),
         # Table 1 ablation in CI: 1 source per domain, 2 outputs (one LPIPS pair), 8 real images per domain.
@@ -106,8 +106,10 @@ PRESETS: dict[str, Preset] = {
             # the run is 600 iterations, not 100k (β = 0.999 would leave the EMA nets ~55% at
             # initialisation). 600 (notebooks 04, 05) is what fits notebook 05's 10-minute budget with D, E
             # and F (measured runs: README.md).
+            # No high-pass skip (w_hpf 0: the face-alignment network is the paper preset's) and no official
+            # augmentation (augment "none": not measured at this size; the synthetic sets already vary).
             "stargan_v2": {"image_size": 32, "base_dim": 16, "max_conv_dim": 64, "style_dim": 32,
-                           "hidden_dim": 64, "w_hpf": 0.0, "lr": 5e-4, "f_lr": 5e-6, "ema_beta": 0.99,
+                           "hidden_dim": 64, "w_hpf": 0.0, "augment": "none", "lr": 5e-4, "f_lr": 5e-6, "ema_beta": 0.99,
                            "total_iters": 600, "ds_decay_iters": 600, "log_every": 5,
                            "sample_every": 0, "ckpt_every": 200},
         }),

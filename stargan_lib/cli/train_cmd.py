@@ -88,9 +88,11 @@ def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
 def run_stargan_v2(cfg: Any, args: argparse.Namespace) -> Any:
     """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out.
     Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.models.fan import check_fan_weights
     from stargan_lib.train.distributed import cleanup, init_distributed
     from stargan_lib.train.stargan_v2 import load_training_data, train
 
+    check_fan_weights(cfg)                    # CelebA-HQ's wing.ckpt: say where to get it before loading data
     ctx = init_distributed(cfg.device)
     try:
         data = load_training_data(cfg, args.preset, getattr(args, "data_dir", None))
@@ -212,8 +214,11 @@ def sample_stargan_v2(path: str, args: argparse.Namespace) -> Path:
     dev = next(ema.parameters()).device
     src = torch.cat([d[: max(1, n // cfg.num_domains)] for d in data.by_domain])[:n]
     refs = torch.stack([d[-1] for d in data.by_domain])
+    from stargan_lib.models.fan import build_fan
+    fan = build_fan(cfg)                      # None unless the run has CelebA-HQ's high-pass skip
     grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
-                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed)
+                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed,
+                         fan=fan.to(dev) if fan is not None else None)
     kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
     imgs, nrow = grids[kind]
     out = Path(args.out)

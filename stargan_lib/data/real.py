@@ -36,6 +36,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from stargan_lib.data.augment import random_resized_crop_box
 from stargan_lib.data.base import CELEBA_ATTRS, to_tensor_image
 from stargan_lib.data.image_files import (BadImageWarning, OnBad, check_image_file, check_on_bad, file_problem,
                                           is_image_name, load_rgb, on_bad_hint, resolve_on_bad)
@@ -71,7 +72,7 @@ class RealImageDataset(Dataset):
     flip: random horizontal flip with probability 0.5 (the v1 paper's augmentation, training only).
     random_crop_prob: with this probability, a random crop of 80-100 % of the area and aspect ratio
         0.9-1.1 before the resize (the augmentation of the official StarGAN v2 code, which uses 0.5;
-        the v2 paper does not describe it). 0 disables it.
+        the v2 paper does not describe it; see `stargan_lib.data.augment`). 0 disables it.
     """
 
     def __init__(self, root: Path, files: list[Path], labels: np.ndarray, label_names: list[str],
@@ -101,16 +102,8 @@ class RealImageDataset(Dataset):
         return torch.tensor(y, dtype=torch.float32) if self.label_kind == "binary" else torch.tensor(int(y))
 
     def _random_resized_crop(self, img: Image.Image) -> Image.Image:
-        w, h = img.size
-        for _ in range(10):
-            area = w * h * float(torch.empty(()).uniform_(0.8, 1.0))
-            ratio = float(torch.empty(()).uniform_(0.9, 1.1))
-            cw, ch = int(round((area * ratio) ** 0.5)), int(round((area / ratio) ** 0.5))
-            if 0 < cw <= w and 0 < ch <= h:
-                left = int(torch.randint(0, w - cw + 1, ()))
-                top = int(torch.randint(0, h - ch + 1, ()))
-                return img.crop((left, top, left + cw, top + ch))
-        return img
+        left, top, w, h = random_resized_crop_box(*img.size)
+        return img.crop((left, top, left + w, top + h))
 
     def load_image(self, index: int) -> Image.Image:
         """The preprocessed PIL image of item `index` (crop, resize, augmentation), or DataError."""

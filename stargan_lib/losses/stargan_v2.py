@@ -35,6 +35,11 @@ so only G(x, s̃1) is pushed away from it (one backward pass through G and F/E f
 `cfg.ds_both_outputs` (Deviation from the official code, the reading of Eq. (3) as written) the gradient
 flows through both outputs; notebook 05 compares the two.
 
+With the CelebA-HQ high-pass skip (`cfg.w_hpf > 0`, as the official code): G receives the masks of the
+face-alignment network (FAN, `nets["fan"]`, frozen) on its input image. For the source x they are
+`batch["masks"]` when the trainer computed them once for the iteration, else FAN(x); the cycle's second
+translation G(G(x, s̃), ŝ) uses FAN on the translated image. FAN runs without gradient.
+
 Deviation: for B the WGAN-GP penalty is taken on the target domain's head D_ỹ at the
 interpolates between a real image and its translation (the paper does not say which head).
 """
@@ -59,6 +64,26 @@ def _check_guide(cfg: StarGANv2Config, guide: str) -> None:
         raise ConfigError(f"configuration {cfg.config} trains the guides {guides(cfg)}, not {guide!r}")
 
 
+def source_masks(nets: Nets, cfg: StarGANv2Config, batch: Mapping[str, torch.Tensor]):
+    """The high-pass masks of the source images: None without the skip (w_hpf = 0), else
+    `batch["masks"]` or FAN's masks of `batch["x"]` (notebook 05)."""
+    if cfg.w_hpf <= 0:
+        return None
+    if "masks" in batch:
+        return batch["masks"]
+    return face_masks(nets, cfg, batch["x"])
+
+
+def face_masks(nets: Nets, cfg: StarGANv2Config, x: torch.Tensor):
+    """FAN's two high-pass masks of images x (no gradient), or None when w_hpf = 0."""
+    if cfg.w_hpf <= 0:
+        return None
+    if "fan" not in nets:
+        raise ConfigError(f"w_hpf={cfg.w_hpf}: the generator's high-pass skip needs the face-alignment network "
+                          "as nets['fan'] (stargan_lib.models.fan.build_fan(cfg)), or set w_hpf=0")
+    return nets["fan"].get_heatmap(x)
+
+
 def target_code(nets: Nets, cfg: StarGANv2Config, batch: Mapping[str, torch.Tensor], guide: str,
                 second: bool = False) -> torch.Tensor:
     """s̃: the code of the target domain ỹ for this guide (`second` gives s̃2 from z2 / x_ref2)."""
@@ -79,8 +104,9 @@ def compute_d_loss(nets: Nets, cfg: StarGANv2Config, batch: Mapping[str, torch.T
     x, y, y_trg = batch["x"], batch["y"], batch["y_trg"]
     x = x.detach().requires_grad_(cfg.adversarial == "nonsat")   # R1 differentiates D(x) w.r.t. x
     out_real, cls_real = D(x, y)                                  # (B,), (B, K) or None
+    masks = source_masks(nets, cfg, batch)                        # None unless w_hpf > 0
     with torch.no_grad():
-        x_fake = G(batch["x"], target_code(nets, cfg, batch, guide))   # (B, 3, H, W)
+        x_fake = G(batch["x"], target_code(nets, cfg, batch, guide), masks)   # (B, 3, H, W)
     out_fake, _ = D(x_fake, y_trg)
     terms: dict[str, torch.Tensor] = {}
     # L_adv (Eq. 1, D maximises it): non-saturating, or the WGAN critic of StarGAN v1 Eq. (8)
@@ -112,7 +138,8 @@ def compute_g_loss(nets: Nets, cfg: StarGANv2Config, batch: Mapping[str, torch.T
     G, D = nets["generator"], nets["discriminator"]
     x, y, y_trg = batch["x"], batch["y"], batch["y_trg"]
     s_trg = target_code(nets, cfg, batch, guide)                  # s̃
-    x_fake = G(x, s_trg)                                           # G(x, s̃)  (B, 3, H, W)
+    masks = source_masks(nets, cfg, batch)                        # None unless w_hpf > 0
+    x_fake = G(x, s_trg, masks)                                    # G(x, s̃)  (B, 3, H, W)
     out_fake, cls_fake = D(x_fake, y_trg)
     terms: dict[str, torch.Tensor] = {}
     # L_adv (Eq. 1), G's side: −log D_ỹ(G(x, s̃)) (non-saturating) or −D(G(x, c)) (WGAN)
@@ -136,15 +163,15 @@ def compute_g_loss(nets: Nets, cfg: StarGANv2Config, batch: Mapping[str, torch.T
     if cfg.lambda_ds > 0 and cfg.style == "style_code":
         # L_ds = E[||G(x, s̃1) − G(x, s̃2)||_1]  (Eq. 3), subtracted with weight λ_ds(step)
         if cfg.ds_both_outputs:
-            x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True))
+            x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True), masks)
         else:                                                      # official: G(x, s̃2) is a constant
             with torch.no_grad():
-                x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True))
+                x_fake2 = G(x, target_code(nets, cfg, batch, guide, second=True), masks)
         terms["ds"] = (x_fake.float() - x_fake2.float()).abs().mean()
         loss = loss - lam_ds * terms["ds"]
     # L_cyc = E[||x − G(G(x, s̃), ŝ)||_1], ŝ = E_y(x)  (Eq. 4; the source label for A–C)
     s_src = source_code(nets, cfg, x, y)
-    x_rec = G(x_fake, s_src)
+    x_rec = G(x_fake, s_src, face_masks(nets, cfg, x_fake))      # masks of the translated image
     terms["cyc"] = (x_rec.float() - x.float()).abs().mean()
     loss = loss + cfg.lambda_cyc * terms["cyc"]
     return loss, {k: float(v.detach()) for k, v in terms.items()}

@@ -275,20 +275,44 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
             "notes": notes, "seconds": time.perf_counter() - start_all}
 
 
-def stargan_v2_fns(nets: Any) -> dict[str, Fn | None]:
+def stargan_v2_fns(nets: Any, fan: Any = None) -> dict[str, Fn | None]:
     """latent_fn / reference_fn / det_fn for StarGAN v2 networks (`stargan_lib.models.stargan_v2`).
 
     Which ones exist follows the configuration (A-C: det; D: latent; E, F: latent and reference).
+    With the CelebA-HQ high-pass skip (`nets.cfg.w_hpf > 0`) every call gives G the face-alignment
+    network's masks of its source images, as the official evaluation does: `fan` is that network, or
+    None to build it from `nets.cfg.wing_path` (`stargan_lib.models.fan.build_fan`, which says where
+    to get `wing.ckpt` when it is absent).
     """
     from stargan_lib.configs_v2 import guides
     from stargan_lib.models import stargan_v2 as v2
 
+    masks_of = hpf_masks_fn(nets.cfg, fan)
     g = guides(nets.cfg)
     return {
-        "latent_fn": (lambda x, y, z: v2.translate_latent(nets, x, y, z)) if "latent" in g else None,
-        "reference_fn": (lambda x, y, r: v2.translate_reference(nets, x, y, r)) if "reference" in g else None,
-        "det_fn": (lambda x, y: v2.translate_det(nets, x, y)) if "det" in g else None,
+        "latent_fn": (lambda x, y, z: v2.translate_latent(nets, x, y, z, masks_of(x))) if "latent" in g else None,
+        "reference_fn": ((lambda x, y, r: v2.translate_reference(nets, x, y, r, masks_of(x)))
+                         if "reference" in g else None),
+        "det_fn": (lambda x, y: v2.translate_det(nets, x, y, masks_of(x))) if "det" in g else None,
     }
+
+
+def hpf_masks_fn(cfg: Any, fan: Any = None) -> Callable[[torch.Tensor], Any]:
+    """x -> the high-pass masks G needs for sources x: None when `cfg.w_hpf == 0`, else FAN's masks
+    (FAN moved to x's device on first use; built from `cfg.wing_path` when `fan` is None)."""
+    if cfg.w_hpf <= 0:
+        return lambda x: None
+    from stargan_lib.models.fan import build_fan
+
+    holder = [fan if fan is not None else build_fan(cfg)]
+
+    def masks_of(x: torch.Tensor) -> Any:
+        net = holder[0]
+        if next(net.parameters()).device != x.device:
+            holder[0] = net = net.to(x.device)
+        return net.get_heatmap(x)
+
+    return masks_of
 
 
 # --------------------------------------------------------------------------- checkpoints (stargan eval)

@@ -29,9 +29,10 @@ the encoder has one head predicting z.
 
 Deviation: AdaIN computes (1 + γ(s)) · IN(x) + β(s) with the affine map's biases initialised to 0,
 which equals the paper's "scaling biases set to one" and keeps the official parameter layout.
-Deviation: the face-alignment network (FAN) that produces the CelebA-HQ heatmaps is not part of the
-course; G accepts precomputed `masks` and, without them, skips the high-pass path (the official
-generator does the same when no masks are given).
+The face-alignment network (FAN) that produces the CelebA-HQ masks is `stargan_lib.models.fan`; G
+takes its masks as `masks` (the trainer, the losses and the evaluation compute them from the source
+image when `w_hpf > 0`) and, without them, skips the high-pass path (as the official generator does
+when no masks are given).
 """
 
 from __future__ import annotations

@@ -22,9 +22,20 @@ history), `history.csv` and sample grids are the training engine's (`stargan_lib
 in the official `100000_nets_ema.ckpt` layout (atomically, after each checkpoint; `stargan eval`
 reads it with the `checkpoint.pt` beside it).
 
-Deviation: no random-resized-crop / flip augmentation (the synthetic sets are already varied);
-sources are drawn uniformly with replacement, reference pairs uniformly within the target domain
-(two different images).
+Augmentation (`cfg.augment`): "official" (the paper preset) transforms every drawn source and
+reference image as the official loader does (`stargan_lib.data.augment`: with probability 0.5 a random
+resized crop, then a horizontal flip; on the files before their resize for real data, on the
+in-memory images for the synthetic sets), from the same seeded RNG; sample grids are not augmented.
+Deviation (course and smoke presets): "none", no augmentation (the synthetic sets are already varied).
+
+CelebA-HQ's high-pass skip (`cfg.w_hpf > 0`, the paper preset on celeba_hq): the trainer builds the
+face-alignment network from `cfg.wing_path` (`models.fan.build_fan`, a clear error when the file is
+absent), frozen, on the run's device, outside the optimisers, the EMA and the checkpoint. Each
+iteration computes its masks of the sources once (`batch["masks"]`); the losses also run it on the
+translations for the cycle term (`losses.stargan_v2`), and the sample grids use it too.
+
+Deviation: sources are drawn uniformly with replacement, reference pairs uniformly within the target
+domain (two different images); the official loader balances the domains with a weighted sampler.
 """
 
 from __future__ import annotations
@@ -37,9 +48,11 @@ import numpy as np
 import torch
 
 from stargan_lib.configs_v2 import StarGANv2Config, guides, lambda_ds, validate
+from stargan_lib.data.augment import file_augmentation, official_augment
 from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss
+from stargan_lib.models.fan import build_fan
 from stargan_lib.models.stargan_v2 import (EMA_NAMES, StarGANv2Nets, build_nets, ema_copy,
                                            set_grad_checkpointing, translate_det, translate_latent,
                                            translate_reference, update_ema)
@@ -56,6 +69,7 @@ class DomainImages:
 
     Wraps an in-memory `ImageSet` (uint8, converted per batch) or any dataset with a `labels` array and
     items `(x, y)` (the real-data folder loaders). Only the sampled images are converted to float.
+    With `cfg.augment == "official"`, `sample` augments its images (`images(..., augment=True)`).
     """
 
     def __init__(self, data: Any, cfg: StarGANv2Config):
@@ -69,6 +83,7 @@ class DomainImages:
             self._images = None
             size = int(data[0][0].shape[-1])
         self.data = data
+        self.augment = cfg.augment == "official"
         self.labels = np.asarray(data.labels).astype(np.int64)
         names = list(getattr(data, "label_names", []))
         where = getattr(data, "root", None) or getattr(data, "name", "the training set")
@@ -88,13 +103,19 @@ class DomainImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def images(self, index: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float in [-1, 1]."""
+    def images(self, index: torch.Tensor, augment: bool = False) -> torch.Tensor:
+        """(B, 3, H, W) float in [-1, 1]; `augment`: the official training augmentation, drawn from the
+        global torch RNG (real-data loaders apply it to the files, before their resize)."""
         idx = index.numpy()
         if self._images is not None:
             x = torch.from_numpy(np.ascontiguousarray(self._images[idx]))     # (B, H, W, 3) uint8
-            return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        return torch.stack([self.data[int(i)][0] for i in idx])
+            x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            return official_augment(x) if augment else x
+        if hasattr(self.data, "random_crop_prob") and hasattr(self.data, "flip"):
+            with file_augmentation(self.data, augment):
+                return torch.stack([self.data[int(i)][0] for i in idx])
+        x = torch.stack([self.data[int(i)][0] for i in idx])
+        return official_augment(x) if augment else x
 
     def sample(self, batch_size: int, latent_dim: int) -> dict[str, torch.Tensor]:
         """One global batch, drawn from the global torch RNG (fixed order of draws)."""
@@ -109,14 +130,16 @@ class DomainImages:
         ref2 = torch.stack([self.by_domain[int(d)][int(i)] for d, i in zip(y_trg, i2)])
         z1, z2 = torch.randn(batch_size, latent_dim), torch.randn(batch_size, latent_dim)
         alpha = torch.rand(batch_size, 1, 1, 1)
-        return {"x": self.images(idx), "y": torch.from_numpy(self.labels[idx.numpy()]), "y_trg": y_trg,
-                "z1": z1, "z2": z2, "x_ref": self.images(ref1), "x_ref2": self.images(ref2), "alpha": alpha}
+        aug = self.augment
+        return {"x": self.images(idx, aug), "y": torch.from_numpy(self.labels[idx.numpy()]), "y_trg": y_trg,
+                "z1": z1, "z2": z2, "x_ref": self.images(ref1, aug), "x_ref2": self.images(ref2, aug),
+                "alpha": alpha}
 
 
 # ============================================================================ sample grids
 @torch.no_grad()
 def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor | None = None,
-                 y_refs: torch.Tensor | None = None, n_styles: int = 3, seed: int = 0
+                 y_refs: torch.Tensor | None = None, n_styles: int = 3, seed: int = 0, fan: Any = None
                  ) -> dict[str, tuple[torch.Tensor, int]]:
     """Image grids as (images (N, 3, H, W) in [-1, 1], images per row), Fig. 3 style.
 
@@ -125,12 +148,14 @@ def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor 
       the same latent z_j for every row (seeded by `seed`, independent of the training RNG).
     - "reference" (E–F, when references are given): first row the references, then each row a source
       and its translation with each reference's style.
+    `fan`: the face-alignment network when the generator has the high-pass skip (w_hpf > 0).
     """
     cfg, k, n = nets.cfg, nets.cfg.num_domains, len(x_src)
     dev = x_src.device
+    masks = fan.get_heatmap(x_src) if fan is not None and cfg.w_hpf > 0 else None
     out: dict[str, tuple[torch.Tensor, int]] = {}
     if cfg.style == "label":
-        cols = [x_src] + [translate_det(nets, x_src, torch.full((n,), d, device=dev)) for d in range(k)]
+        cols = [x_src] + [translate_det(nets, x_src, torch.full((n,), d, device=dev), masks) for d in range(k)]
         out["det"] = (torch.stack(cols, 1).flatten(0, 1), k + 1)
         return out
     g = torch.Generator().manual_seed(seed)
@@ -138,7 +163,7 @@ def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor 
     rows = []
     for d in range(k):
         y = torch.full((n,), d, device=dev)
-        outs = [translate_latent(nets, x_src, y, z[j].expand(n, -1)) for j in range(n_styles)]
+        outs = [translate_latent(nets, x_src, y, z[j].expand(n, -1), masks) for j in range(n_styles)]
         rows.append(torch.stack([x_src] + outs, 1))                  # (n, 1 + n_styles, 3, H, W)
     out["latent"] = (torch.cat(rows, 0).flatten(0, 1), n_styles + 1)
     if cfg.style == "style_code" and x_refs is not None:
@@ -147,7 +172,8 @@ def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor 
         body = []
         for i in range(n):
             xi = x_src[i:i + 1].expand(m, -1, -1, -1)
-            body.append(torch.cat([x_src[i:i + 1], translate_reference(nets, xi, y_refs, x_refs)], 0))
+            mi = None if masks is None else tuple(t[i:i + 1].expand(m, -1, -1, -1) for t in masks)
+            body.append(torch.cat([x_src[i:i + 1], translate_reference(nets, xi, y_refs, x_refs, mi)], 0))
         out["reference"] = (torch.cat([header] + body, 0), m + 1)
     return out
 
@@ -167,10 +193,6 @@ class StarGANv2Trainer(TrainTask):
     def __init__(self, cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None,
                  progress: bool = True, dist: DistContext | None = None):
         validate(cfg)
-        if cfg.w_hpf > 0:
-            raise ConfigError(f"w_hpf={cfg.w_hpf}: the high-pass skip needs face heatmaps from the face-alignment "
-                              "network, which the course does not ship; train with --w-hpf 0 (the official "
-                              "checkpoint can still be loaded with load_official_nets_ema)")
         self.cfg, self.progress = cfg, progress
         self.name = f"StarGAN v2 ({cfg.config})"
         last = guides(cfg)[-1]                          # the progress bar shows the last guide's main terms
@@ -180,6 +202,10 @@ class StarGANv2Trainer(TrainTask):
         if cfg.batch_size % self.dist.world_size:
             raise ConfigError(f"batch_size={cfg.batch_size} must be divisible by the {self.dist.world_size} "
                               "processes (it is the global batch)")
+        # CelebA-HQ's high-pass skip: the frozen face-alignment network (None when w_hpf = 0). Built first (a
+        # missing wing.ckpt stops the run at once) and before the seeding below, so runs without it are unchanged.
+        fan = build_fan(cfg)
+        self.fan = fan.to(self.device) if fan is not None else None
         self.data = DomainImages(data, cfg)
         self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
         seed_everything(cfg.seed)
@@ -197,6 +223,8 @@ class StarGANv2Trainer(TrainTask):
         unused = cfg.w_hpf > 0
         self.train_nets = {name: wrap(net, self.dist, find_unused_parameters=unused)
                            for name, net in self.nets.items()}
+        if self.fan is not None:                        # used by the losses, never trained (no DDP wrapper)
+            self.train_nets["fan"] = self.fan
         self._sample_src = self._fixed_samples()
         self.engine = Engine(self, self.out_dir, progress=progress, dist=self.dist)
 
@@ -233,6 +261,8 @@ class StarGANv2Trainer(TrainTask):
             return self.engine.iteration()
         cfg = self.cfg
         batch = self._batch()
+        if self.fan is not None:                        # masks of the sources, once per iteration
+            batch["masks"] = self.fan.get_heatmap(batch["x"])
         logs: dict[str, float] = {}
         for guide in guides(cfg):
             with self._autocast():
@@ -283,7 +313,7 @@ class StarGANv2Trainer(TrainTask):
     def grids(self) -> dict[str, tuple[torch.Tensor, int]]:
         """Sample grids of the EMA networks (see `sample_grids`)."""
         s = {k: v.to(self.device) for k, v in self._sample_src.items()}
-        return sample_grids(self.ema, s["x_src"], s["x_ref"], s["y_ref"], seed=self.cfg.seed)
+        return sample_grids(self.ema, s["x_src"], s["x_ref"], s["y_ref"], seed=self.cfg.seed, fan=self.fan)
 
     def write_samples(self, out_dir: Path | None = None, step: int | None = None) -> list[Path]:
         """Save the grids as `<out_dir>/samples/<step>_<kind>.png` (main process only)."""
