@@ -57,7 +57,7 @@ COURSE_CASES = ["cyclegan", "stargan_v1", "stargan_v1_joint"] + [f"stargan_v2_{c
 # ----------------------------------------------------------------------------------- course cases
 def _v1_like(case: str, preset: str, iters: int):
     """(train function, config, batch size) for CycleGAN / StarGAN v1 at `preset`, `iters` iterations."""
-    overrides = {"total_iters": iters, "decay_iters": iters // 2, "log_every": 1, "sample_every": 0,
+    overrides = {"total_iters": iters, "decay_iters": iters // 2, "sample_every": 0,
                  "ckpt_every": 10 ** 9, "device": "cpu"}
     if case == "cyclegan":
         from stargan_lib.models.cyclegan import config_for
