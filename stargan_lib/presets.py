@@ -57,6 +57,16 @@ class Preset:
         """The config overrides this preset applies to `model` ("cyclegan", "stargan_v1", ...)."""
         return dict(self.models.get(model, {}))
 
+    def model_config(self, cls: type, model: str, overrides: Mapping[str, Any]) -> Any:
+        """`cls()` (the paper defaults) with this preset's image size, its `model` overrides, then
+        `overrides`; unknown field names are refused (`utils.replace_checked`).
+
+        Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the models' `config_for` build on it.
+        """
+        from stargan_lib.utils import replace_checked
+
+        return replace_checked(cls(), {"image_size": self.image_size, **self.overrides(model), **overrides})
+
 
 def _frozen(d: dict[str, dict[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
     return MappingProxyType({k: MappingProxyType(v) for k, v in d.items()})

@@ -27,6 +27,24 @@ from stargan_lib.data.base import HAIR_ATTRS, ImageSet, to_uint8_image
 from stargan_lib.errors import ConfigError, DataError
 
 
+def check_imageset_fits(images: ImageSet, user: str, n_labels: int, mismatch: str, image_size: int) -> None:
+    """Refuse an image set an explorer cannot show with its model: an empty one (`DataError`), one with
+    other than `n_labels` label names or another image size than `image_size` (`ConfigError`). `user`
+    names the explorer; `mismatch` opens the label-count error, up to the image set's name
+    ("the model has 3 domains but image set").
+
+    Introduced in `notebooks/02_stargan_v1.ipynb` (the attribute picker); the StarGAN v2 explorers use it too.
+    """
+    if len(images) == 0:
+        raise DataError(f"image set {images.name!r} is empty: give the {user} at least one image")
+    if len(images.label_names) != n_labels:
+        raise ConfigError(f"{mismatch} {images.name!r} has {len(images.label_names)} "
+                          f"({', '.join(images.label_names)}); use images of the dataset the model was trained on")
+    if images.image_size != image_size:
+        raise ConfigError(f"the model translates {image_size} px images but the image set has "
+                          f"{images.image_size} px; render it at image_size={image_size}")
+
+
 class AttributePicker:
     """Translate one image of `imageset` with a StarGAN v1 generator to the target labels the user picks.
 
@@ -40,16 +58,10 @@ class AttributePicker:
                  scale: int = 6):
         if not 0 <= dataset < len(cfg.datasets):
             raise ConfigError(f"dataset={dataset} but the model has datasets {tuple(cfg.datasets)}")
-        if len(imageset) == 0:
-            raise DataError(f"image set {imageset.name!r} is empty: give the picker at least one image")
         kind, dim = cfg.label_kinds[dataset], cfg.label_dims[dataset]
-        if len(imageset.label_names) != dim:
-            raise ConfigError(f"the model's dataset {cfg.datasets[dataset]!r} has {dim} labels but the image set "
-                              f"{imageset.name!r} has {len(imageset.label_names)} ({', '.join(imageset.label_names)})"
-                              "; pick labels from the dataset the model was trained on")
-        if imageset.image_size != cfg.image_size:
-            raise ConfigError(f"the model translates {cfg.image_size} px images but the image set has "
-                              f"{imageset.image_size} px; render it at image_size={cfg.image_size}")
+        check_imageset_fits(imageset, "picker", dim,
+                            f"the model's dataset {cfg.datasets[dataset]!r} has {dim} labels but the image set",
+                            cfg.image_size)
         self.G, self.cfg, self.imageset, self.dataset = G, cfg, imageset, dataset
         self.kind = kind
         self.names = list(imageset.label_names)

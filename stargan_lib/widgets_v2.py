@@ -31,7 +31,7 @@ from stargan_lib.data.base import ImageSet, to_tensor_image, to_uint8_image
 from stargan_lib.data.datasets import domain_groups
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.models.stargan_v2 import StarGANv2Nets, label_code, latent_code, reference_code
-from stargan_lib.widgets import picture_widget, png_bytes, set_picture
+from stargan_lib.widgets import check_imageset_fits, picture_widget, png_bytes, set_picture
 
 KINDS = ("label", "latent", "reference")
 
@@ -109,15 +109,8 @@ class _DomainImages:
         cfg = nets.cfg
         if not isinstance(images, ImageSet) or images.label_kind != "domain":
             raise DataError("the explorer needs a domain-labelled ImageSet (e.g. make_dataset('animals', 'test'))")
-        if len(images) == 0:
-            raise DataError(f"image set {images.name!r} is empty: give the explorer at least one image")
-        if len(images.label_names) != cfg.num_domains:
-            raise ConfigError(f"the model has {cfg.num_domains} domains but image set {images.name!r} has "
-                              f"{len(images.label_names)} ({', '.join(images.label_names)}); use images of the "
-                              "dataset the model was trained on")
-        if images.image_size != cfg.image_size:
-            raise ConfigError(f"the model translates {cfg.image_size} px images but the image set has "
-                              f"{images.image_size} px; render it at image_size={cfg.image_size}")
+        check_imageset_fits(images, "explorer", cfg.num_domains,
+                            f"the model has {cfg.num_domains} domains but image set", cfg.image_size)
         self.images = images
         self.names = list(images.label_names)
         self.by_domain = domain_groups(images.labels, cfg.num_domains)

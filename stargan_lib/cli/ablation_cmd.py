@@ -19,25 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _int_or_none(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (the default policy) or a positive count, got {value}")
-    return value
+from stargan_lib.cli.dataclass_args import count_or_auto, positive_int
 
 
 def cmd_ablation(args: argparse.Namespace) -> int:
@@ -74,13 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="run the selected configurations again from scratch (deletes their results and training runs)")
     p.add_argument("--seed", type=int, default=0, help="seed of training and evaluation (default 0)")
-    p.add_argument("--iters", type=_int_or_none, default=None,
+    p.add_argument("--iters", type=positive_int, default=None,
                    help="training iterations per configuration (default: the preset's ablation length)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
-    p.add_argument("--threads", type=_threads, default=0,
+    p.add_argument("--threads", type=count_or_auto, default=0,
                    help="torch CPU threads per configuration (default 0: $STARGAN_THREADS, else the available "
                         "cores divided among the configurations that run at the same time; see --jobs)")
-    p.add_argument("--jobs", type=_threads, default=0,
+    p.add_argument("--jobs", type=count_or_auto, default=0,
                    help="configurations run at the same time, each in its own process (default 0 = auto: "
                         "2 on a CPU with 2+ cores, 1 on a GPU)")
     p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")

@@ -22,27 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from stargan_lib.errors import DataError
-from stargan_lib.cli.dataclass_args import add_on_bad_arg
-from stargan_lib.cli.dataclass_args import positive_int as _positive_int
+from stargan_lib.cli.dataclass_args import add_on_bad_arg, image_px, nonneg_int, positive_int
 
 SYNTHETIC = ("faces", "expressions", "animals", "faces_gender")
-
-
-def _image_size(text: str) -> int:
-    value = _positive_int(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"image size {value} is too small; use 8 px or more (16, 32, 64, 128 ...)")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def _make(name: str, split: str, n: int, size: int | None, seed: int, preset: str | None):
@@ -219,10 +201,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="folder layout (default: faces->celeba, expressions->rafd, animals/faces_gender->folders)")
     ex.add_argument("--preset", choices=sorted(PRESETS), default=None,
                     help="preset giving the default sizes (default: $STARGAN_PRESET or course)")
-    ex.add_argument("--n", type=_positive_int, default=None, help="training images (default: the preset's n_train)")
-    ex.add_argument("--n-test", type=_nonneg_int, default=None,
+    ex.add_argument("--n", type=positive_int, default=None, help="training images (default: the preset's n_train)")
+    ex.add_argument("--n-test", type=nonneg_int, default=None,
                     help="held-out images, 0 for none (default: the preset's n_test)")
-    ex.add_argument("--size", type=_image_size, default=None, help="image size in px (default: the preset's)")
+    ex.add_argument("--size", type=image_px, default=None, help="image size in px (default: the preset's)")
     ex.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     ex.add_argument("--format", choices=["png", "jpg"], default="png",
                     help="image file format; png keeps pixels exact (default png)")
@@ -237,9 +219,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help=f"a synthetic dataset ({', '.join(SYNTHETIC)}) or a folder in a real layout "
                          "(CelebA root or a split folder such as data/afhq/train)")
     pv.add_argument("--out", default="preview.png", help="PNG file to write (default preview.png)")
-    pv.add_argument("--n", type=_positive_int, default=16, help="number of images (default 16)")
-    pv.add_argument("--nrow", type=_positive_int, default=8, help="images per row (default 8)")
-    pv.add_argument("--size", type=_image_size, default=None,
+    pv.add_argument("--n", type=positive_int, default=16, help="number of images (default 16)")
+    pv.add_argument("--nrow", type=positive_int, default=8, help="images per row (default 8)")
+    pv.add_argument("--size", type=image_px, default=None,
                     help="image size in px (default: the preset's for synthetic sets, 128 for folders)")
     pv.add_argument("--preset", choices=sorted(PRESETS), default=None, help="preset (synthetic sets only)")
     pv.add_argument("--split", choices=["train", "test"], default="train", help="split (synthetic sets only)")

@@ -14,14 +14,50 @@ from typing import Any
 from stargan_lib.utils import replace_checked  # noqa: F401  (re-exported: the CLI builds configs with it)
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts and sizes: an integer of at least 1, with a readable error."""
+def _int_at_least(text: str, minimum: int, expected: str) -> int:
+    """`text` as an integer of at least `minimum`, else an argparse error "expected <expected>, got ..."."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts and sizes: an integer of at least 1, with a readable error.
+
+    Introduced in `notebooks/00_setup_and_data.ipynb` (the `stargan data` commands); every command's
+    count and size options use it.
+    """
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type for a count that may be 0 (such as `--n-test 0`: no held-out images).
+
+    Introduced in `notebooks/00_setup_and_data.ipynb` (`stargan data export`).
+    """
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+def count_or_auto(text: str) -> int:
+    """argparse type for `--threads` / `--jobs` style options: 0 (the default policy) or a positive count.
+
+    Introduced in `notebooks/06_ablation_table.ipynb` (`stargan ablation`).
+    """
+    return _int_at_least(text, 0, "0 (the default policy) or a positive count")
+
+
+def image_px(text: str) -> int:
+    """argparse type for an image size in pixels: an integer of at least 8.
+
+    Introduced in `notebooks/00_setup_and_data.ipynb` (`stargan data export|preview --size`).
+    """
+    value = positive_int(text)
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"image size {value} is too small; use 8 px or more (16, 32, 64, 128 ...)")
     return value
 
 

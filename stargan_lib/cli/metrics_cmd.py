@@ -18,7 +18,7 @@ import sys
 import warnings
 
 from stargan_lib.cli.dataclass_args import add_on_bad_arg
-from stargan_lib.cli.dataclass_args import positive_int as _positive_int
+from stargan_lib.cli.dataclass_args import positive_int
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -123,7 +123,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "between the images of two folders.")
     p.add_argument("dir_a", metavar="DIR_A")
     p.add_argument("dir_b", metavar="DIR_B")
-    p.add_argument("--batch-size", type=_positive_int, default=50, help="images per Inception batch (default 50)")
+    p.add_argument("--batch-size", type=positive_int, default=50, help="images per Inception batch (default 50)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_on_bad_arg(p, "error")

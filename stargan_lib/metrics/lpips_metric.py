@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -52,8 +52,7 @@ from tqdm.auto import tqdm
 from stargan_lib.errors import DataError
 from stargan_lib.metrics.fid_metric import exact_fp32
 from stargan_lib.metrics.images import as_image_batches, load_image_tensor
-from stargan_lib.metrics.weights import ALEXNET_CONV_INDICES, alexnet_features_state
-from stargan_lib.utils import resolve_device
+from stargan_lib.metrics.weights import ALEXNET_CONV_INDICES, alexnet_features_state, net_on_device
 
 MIN_LPIPS_SIZE = 32
 DIVERSITY_SIZE = 256
@@ -88,11 +87,7 @@ _LPIPS: dict[str, torch.nn.Module] = {}
 
 def load_lpips(device: str | torch.device = "auto") -> torch.nn.Module:
     """The LPIPS network (AlexNet v0.1) on `device`, built once per process and device."""
-    dev = resolve_device(device)
-    if str(dev) not in _LPIPS:
-        trunk, _source = alexnet_features_state()
-        _LPIPS[str(dev)] = build_lpips(trunk).to(dev)
-    return _LPIPS[str(dev)]
+    return net_on_device(_LPIPS, device, lambda dev: build_lpips(alexnet_features_state()[0]).to(dev))
 
 
 def _prepare(x: torch.Tensor, device: torch.device, min_size: int | None = MIN_LPIPS_SIZE) -> torch.Tensor:
@@ -201,6 +196,17 @@ def _groups(outputs: Any) -> list[torch.Tensor]:
     return groups
 
 
+def _per_source_scores(outputs: Any, device: str | torch.device, progress: bool, desc: str,
+                       score: Callable[[torch.nn.Module, torch.device, torch.Tensor], float]) -> np.ndarray:
+    """`score(net, device, g)` for each source's outputs `g` (see `_groups`), with the LPIPS network on
+    `device`, in inference mode and exact float32: the (S,) per-source diversities."""
+    groups = _groups(outputs)
+    net = load_lpips(device)
+    dev = next(net.parameters()).device
+    with torch.inference_mode(), exact_fp32():
+        return np.array([score(net, dev, g) for g in tqdm(groups, desc=desc, disable=not progress, leave=False)])
+
+
 def diversity_lpips(outputs: Any, device: str | torch.device = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
                     progress: bool = False, per_source: bool = False, size: int | None = DIVERSITY_SIZE
                     ) -> float | tuple[float, np.ndarray]:
@@ -211,31 +217,23 @@ def diversity_lpips(outputs: Any, device: str | torch.device = "auto", batch_siz
     the Deviation; None: as they are). AlexNet runs once per image; the pairwise distances come from
     the features. With `per_source`, also returns the (S,) per-source means.
     """
-    groups = _groups(outputs)
-    net = load_lpips(device)
-    dev = next(net.parameters()).device
-    per = []
-    with torch.inference_mode(), exact_fp32():
-        for g in tqdm(groups, desc="diversity LPIPS", disable=not progress, leave=False):
-            feats = [torch.cat(parts) for parts in zip(*(
-                lpips_features(net, _prepare(g[s:s + batch_size], dev, size)) for s in range(0, len(g), batch_size)))]
-            dist = pairwise_distances_from_features(net, feats)     # (K, K)
-            i, j = torch.triu_indices(len(g), len(g), offset=1)     # all K (K-1) / 2 pairs
-            per.append(float(dist[i, j].mean()))
-    per_arr = np.array(per)
+    def mean_pair_distance(net: torch.nn.Module, dev: torch.device, g: torch.Tensor) -> float:
+        feats = [torch.cat(parts) for parts in zip(*(
+            lpips_features(net, _prepare(g[s:s + batch_size], dev, size)) for s in range(0, len(g), batch_size)))]
+        dist = pairwise_distances_from_features(net, feats)     # (K, K)
+        i, j = torch.triu_indices(len(g), len(g), offset=1)     # all K (K-1) / 2 pairs
+        return float(dist[i, j].mean())
+
+    per_arr = _per_source_scores(outputs, device, progress, "diversity LPIPS", mean_pair_distance)
     return (float(per_arr.mean()), per_arr) if per_source else float(per_arr.mean())
 
 
 def naive_diversity_lpips(outputs: Any, device: str | torch.device = "auto", progress: bool = False,
                           size: int | None = DIVERSITY_SIZE) -> float:
     """The same score computed as the official StarGAN v2 code does: the LPIPS network on each pair."""
-    groups = _groups(outputs)
-    net = load_lpips(device)
-    dev = next(net.parameters()).device
-    per = []
-    with torch.inference_mode(), exact_fp32():
-        for g in tqdm(groups, desc="diversity LPIPS (per pair)", disable=not progress, leave=False):
-            g = _prepare(g, dev, size)
-            d = [float(net(g[a:a + 1], g[b:b + 1])) for a, b in itertools.combinations(range(len(g)), 2)]
-            per.append(float(np.mean(d)))
-    return float(np.mean(per))
+    def mean_pair_distance(net: torch.nn.Module, dev: torch.device, g: torch.Tensor) -> float:
+        g = _prepare(g, dev, size)
+        return float(np.mean([float(net(g[a:a + 1], g[b:b + 1])) for a, b in itertools.combinations(range(len(g)), 2)]))
+
+    return float(np.mean(_per_source_scores(outputs, device, progress, "diversity LPIPS (per pair)",
+                                            mean_pair_distance)))

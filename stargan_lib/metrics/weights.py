@@ -33,12 +33,12 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from stargan_lib.errors import WeightsError
-from stargan_lib.utils import cache_dir
+from stargan_lib.utils import cache_dir, resolve_device
 
 ONLINE_ENV = "STARGAN_WEIGHTS_ONLINE"
 WEIGHTS_ENV = "STARGAN_WEIGHTS"
@@ -227,40 +227,55 @@ def download_official(url: str, progress: bool) -> Path:
     return hub_checkpoints_dir() / name
 
 
+def _locate_weights(what: str, official_name: str, official_url: str, official_label: str, converted_name: str,
+                    distribution: Distribution, online: bool | None, progress: bool) -> tuple[Path, str]:
+    """Where the `what` weights come from, in the order official file, converted copy, official download
+    (only when `online_allowed`): the path and a description "<source>: <path>"; a `WeightsError` that
+    says how to get them when none is there."""
+    path = official_file(official_name)
+    source = f"official {official_label} file"
+    if path is None:
+        path = converted_file(converted_name)
+        source = f"converted from {distribution.requirement}"
+    if path is None and online_allowed(online):
+        path = download_official(official_url, progress)
+        source = f"official {official_label} file (downloaded)"
+    if path is None:
+        raise WeightsError(_missing_message(what, official_name, converted_name))
+    return path, f"{source}: {path}"
+
+
 def fid_inception_state(online: bool | None = None, progress: bool = True) -> tuple[dict[str, torch.Tensor], str]:
     """pytorch-fid's FID InceptionV3 weights (its key layout) and a description of where they came from.
 
     The converted copy has no `fc.*` entries (the TorchScript model has no classifier; pytorch-fid
     never uses it for the pool features).
     """
-    path = official_file(FID_OFFICIAL_NAME)
-    source = "official pytorch-fid file"
-    if path is None:
-        path = converted_file(FID_CONVERTED_NAME)
-        source = f"converted from {FID_DISTRIBUTION.requirement}"
-    if path is None and online_allowed(online):
-        path = download_official(FID_OFFICIAL_URL, progress)
-        source = "official pytorch-fid file (downloaded)"
-    if path is None:
-        raise WeightsError(_missing_message("FID InceptionV3", FID_OFFICIAL_NAME, FID_CONVERTED_NAME))
-    return _safe_load_state(path), f"{source}: {path}"
+    path, source = _locate_weights("FID InceptionV3", FID_OFFICIAL_NAME, FID_OFFICIAL_URL, "pytorch-fid",
+                                   FID_CONVERTED_NAME, FID_DISTRIBUTION, online, progress)
+    return _safe_load_state(path), source
 
 
 def alexnet_features_state(online: bool | None = None,
                            progress: bool = True) -> tuple[dict[str, torch.Tensor], str]:
     """torchvision's ImageNet AlexNet trunk as `features.{0,3,6,8,10}.{weight,bias}`, and its source."""
-    path = official_file(ALEXNET_OFFICIAL_NAME)
-    source = "official torchvision file"
-    if path is None:
-        path = converted_file(ALEXNET_CONVERTED_NAME)
-        source = f"converted from {LPIPS_DISTRIBUTION.requirement}"
-    if path is None and online_allowed(online):
-        path = download_official(ALEXNET_OFFICIAL_URL, progress)
-        source = "official torchvision file (downloaded)"
-    if path is None:
-        raise WeightsError(_missing_message("LPIPS AlexNet", ALEXNET_OFFICIAL_NAME, ALEXNET_CONVERTED_NAME))
+    path, source = _locate_weights("LPIPS AlexNet", ALEXNET_OFFICIAL_NAME, ALEXNET_OFFICIAL_URL, "torchvision",
+                                   ALEXNET_CONVERTED_NAME, LPIPS_DISTRIBUTION, online, progress)
     state = _safe_load_state(path)
-    return {k: v for k, v in state.items() if k.startswith("features.")}, f"{source}: {path}"
+    return {k: v for k, v in state.items() if k.startswith("features.")}, source
+
+
+def net_on_device(cache: dict[str, torch.nn.Module], device: str | torch.device,
+                  build: Callable[[torch.device], torch.nn.Module]) -> torch.nn.Module:
+    """The pretrained network of `cache` for `device` (resolved: "auto" picks CUDA when present), made with
+    `build(device)` the first time: the metrics build each network once per process and device.
+
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (`load_inception`; `load_lpips` in notebook 05).
+    """
+    dev = resolve_device(device)
+    if str(dev) not in cache:
+        cache[str(dev)] = build(dev)
+    return cache[str(dev)]
 
 
 def fid_torchscript_path() -> Path:

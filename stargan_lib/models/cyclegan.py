@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.utils import check_run_lengths, count_parameters, replace_checked
+from stargan_lib.utils import check_run_lengths, count_parameters
 
 
 # ============================================================================ configuration
@@ -93,9 +93,7 @@ def config_for(preset: str | None = None, **overrides: Any) -> CycleGANConfig:
     """
     from stargan_lib.presets import get_preset
 
-    p = get_preset(preset)
-    values = {"image_size": p.image_size, **p.overrides("cyclegan"), **overrides}
-    return replace_checked(CycleGANConfig(), values)
+    return get_preset(preset).model_config(CycleGANConfig, "cyclegan", overrides)
 
 
 # ============================================================================ building blocks

@@ -32,8 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.utils import (check_run_lengths, count_parameters, load_state_dict_checked, replace_checked,
-                               safe_torch_load)
+from stargan_lib.utils import check_run_lengths, count_parameters, load_state_dict_checked, safe_torch_load
 
 # Label kind of each synthetic dataset the v1 model is trained on (see `stargan_lib.data`):
 # faces carry binary attributes (CelebA-like), expressions one-hot expressions (RaFD-like).
@@ -133,9 +132,7 @@ def config_for(preset: str | None = None, **overrides: Any) -> StarGANv1Config:
     """
     from stargan_lib.presets import get_preset
 
-    p = get_preset(preset)
-    values = {"image_size": p.image_size, **p.overrides("stargan_v1"), **overrides}
-    return replace_checked(StarGANv1Config(), values)
+    return get_preset(preset).model_config(StarGANv1Config, "stargan_v1", overrides)
 
 
 # ============================================================================ building blocks

@@ -32,8 +32,7 @@ from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.cyclegan import ImagePool, compute_d_loss, compute_g_loss, translate
 from stargan_lib.models.cyclegan import CycleGANConfig, build_nets
-from stargan_lib.train.engine import (Engine, TrainResult, TrainTask, check_finite, linear_decay, save_grid,
-                                      set_lr)
+from stargan_lib.train.engine import Engine, TrainResult, TrainTask, decay_lr, optimizer_update, save_grid
 from stargan_lib.utils import resolve_device, seed_everything
 
 
@@ -155,24 +154,18 @@ class CycleGANTask(TrainTask):
         cfg, nets, optims, it = self.cfg, self.nets, self.optims, step + 1
         batch = {"real_a": next(self.loaders["A"])[0].to(self.device),
                  "real_b": next(self.loaders["B"])[0].to(self.device)}
-        set_lr(optims, self.base_lr, linear_decay(step, cfg.total_iters, cfg.total_iters - cfg.decay_iters))
+        decay_lr(optims, self.base_lr, step, cfg.total_iters, cfg.decay_iters)
         # ------------------------------------------------------------------ generators
         _requires_grad([nets["D_A"], nets["D_B"]], False)          # D only passes gradients through
         fakes = translate(nets, batch)
         g_loss, logs = compute_g_loss(nets, cfg, {**batch, **fakes})
-        check_finite(it, logs)
-        optims["G"].zero_grad(set_to_none=True)
-        g_loss.backward()
-        optims["G"].step()
+        optimizer_update(optims["G"], g_loss, it, logs)
         _requires_grad([nets["D_A"], nets["D_B"]], True)
         # ------------------------------------------------------------------ discriminators, on pooled fakes
         d_batch = {**batch, "fake_a": self.pools["A"].query(fakes["fake_a"]),
                    "fake_b": self.pools["B"].query(fakes["fake_b"])}
         d_loss, d_logs = compute_d_loss(nets, cfg, d_batch)
-        check_finite(it, d_logs)
-        optims["D"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        optims["D"].step()
+        optimizer_update(optims["D"], d_loss, it, d_logs)
         logs.update(d_logs)
         return logs
 

@@ -16,7 +16,7 @@ losses, which updates), and whatever extra state it carries (image pools, loader
   step, config, RNG state, history and the task's extra state, written atomically; a resumed run
   continues bit-exactly (schedules are functions of the step);
 - the NaN guard: a non-finite loss stops the run (`check_finite`, called by the tasks before each
-  update), and no checkpoint with non-finite weights is ever written (`Engine.save` raises a
+  update, directly or through `optimizer_update`), and no checkpoint with non-finite weights is ever written (`Engine.save` raises a
   `TrainingError` that names the last good checkpoint);
 - DDP: with a `DistContext` of several processes only the main one writes files.
 
@@ -335,5 +335,27 @@ def set_lr(optims: Mapping[str, torch.optim.Optimizer], base: Mapping[str, float
             group["lr"] = base[name] * factor
 
 
-__all__ = ["Engine", "HistoryCSV", "HISTORY_CSV", "TrainResult", "TrainTask", "check_finite", "linear_decay",
-           "save_grid", "set_lr"]
+def optimizer_update(optim: torch.optim.Optimizer, loss: torch.Tensor, step: int,
+                     logs: Mapping[str, float]) -> None:
+    """One guarded update: stop on a non-finite term of `logs` (`check_finite` at iteration `step`), then
+    zero the gradients, back-propagate `loss` and step `optim`.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the CycleGAN and StarGAN v1 tasks update G and D with it.
+    """
+    check_finite(step, logs)
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+
+
+def decay_lr(optims: Mapping[str, torch.optim.Optimizer], base: Mapping[str, float], step: int,
+             total_iters: int, decay_iters: int) -> None:
+    """`set_lr` with the linear decay to 0 over the last `decay_iters` of `total_iters` (0-based `step`).
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (CycleGAN and StarGAN v1 share this schedule).
+    """
+    set_lr(optims, base, linear_decay(step, total_iters, total_iters - decay_iters))
+
+
+__all__ = ["Engine", "HistoryCSV", "HISTORY_CSV", "TrainResult", "TrainTask", "check_finite", "decay_lr",
+           "linear_decay", "optimizer_update", "save_grid", "set_lr"]

@@ -35,8 +35,7 @@ from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
 from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
 from stargan_lib.train.cyclegan import fixed_batch
-from stargan_lib.train.engine import (Engine, TrainResult, TrainTask, check_finite, linear_decay, save_grid,
-                                      set_lr)
+from stargan_lib.train.engine import Engine, TrainResult, TrainTask, decay_lr, optimizer_update, save_grid
 from stargan_lib.utils import resolve_device, seed_everything
 
 
@@ -171,20 +170,14 @@ class StarGANv1Task(TrainTask):
         y_trg = y[torch.randperm(y.size(0))]                                   # random target labels c
         batch = {"x_real": x.to(dev), "y_org": y.to(dev), "y_trg": y_trg.to(dev), "dataset": d,
                  "c_org": generator_label(cfg, y, d).to(dev), "c_trg": generator_label(cfg, y_trg, d).to(dev)}
-        set_lr(optims, self.base_lr, linear_decay(step, cfg.total_iters, cfg.total_iters - cfg.decay_iters))
+        decay_lr(optims, self.base_lr, step, cfg.total_iters, cfg.decay_iters)
         # ------------------------------------------------------------------ D update (Eq. 5)
         d_loss, logs = compute_d_loss(nets, cfg, batch)
-        check_finite(it, logs)
-        optims["D"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        optims["D"].step()
+        optimizer_update(optims["D"], d_loss, it, logs)
         # ------------------------------------------------------------------ G update (Eq. 6)
         if it % cfg.n_critic == 0:
             g_loss, g_logs = compute_g_loss(nets, cfg, batch)
-            check_finite(it, g_logs)
-            optims["G"].zero_grad(set_to_none=True)
-            g_loss.backward()
-            optims["G"].step()
+            optimizer_update(optims["G"], g_loss, it, g_logs)
             logs.update(g_logs)
         return logs
 
