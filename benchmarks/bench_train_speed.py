@@ -192,6 +192,9 @@ def one_iteration(args: argparse.Namespace) -> dict:
         over["image_size"] = args.image_size
     if args.batch_size:
         over["batch_size"] = args.batch_size
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        over[key] = json.loads(value)
     cfg = make_config(args.config, args.preset, **over)
     if cfg.w_hpf:
         cfg = make_config(args.config, args.preset, **over, w_hpf=0.0)
@@ -202,18 +205,14 @@ def one_iteration(args: argparse.Namespace) -> dict:
     data = ImageSet("random", "train", imgs, labels, [f"d{k}" for k in range(cfg.num_domains)], "domain")
     trainer = StarGANv2Trainer(cfg, data, out_dir=None, progress=False)
 
-    def run(step_fn) -> list[float]:
-        step_fn()                                            # warm-up
-        times = []
-        for _ in range(args.iters):
-            t0 = time.perf_counter()
-            step_fn()
-            times.append(time.perf_counter() - t0)
-        return times
+    def timed(step_fn) -> float:
+        t0 = time.perf_counter()
+        step_fn()
+        return time.perf_counter() - t0
 
     out = {"model": "stargan_v2", "config": cfg.config, "preset": args.preset, "image_size": cfg.image_size,
            "batch_size": cfg.batch_size, "threads": torch.get_num_threads(), "iters": args.iters,
-           "lambda_ds_detach": getattr(cfg, "ds_detach", None)}
+           "ds_both_outputs": getattr(cfg, "ds_both_outputs", None), "overrides": args.set or []}
     variants = [("ours", trainer.train_step)]
     if args.official:
         official_steps = [0]
@@ -223,11 +222,14 @@ def one_iteration(args: argparse.Namespace) -> dict:
             official_step(trainer.nets, trainer.ema, trainer.optims, cfg, batch, official_steps[0])
             official_steps[0] += 1
         variants.append(("official", official))
-    # Interleave the variants so that both see the same machine load.
+    # One warm-up each, then the variants alternate iteration by iteration, so that both see the same
+    # machine load (a busy neighbour or a slower minute lands on both, not on one).
+    for _, fn in variants:
+        fn()
     per: dict[str, list[float]] = {name: [] for name, _ in variants}
-    for _ in range(max(1, args.repeats)):
+    for _ in range(args.iters * max(1, args.repeats)):
         for name, fn in variants:
-            per[name] += run(fn)
+            per[name].append(timed(fn))
     out["times_s"] = per["ours"]
     out["median_s"] = statistics.median(per["ours"])
     if args.official:
@@ -251,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=20, help="iterations per repeat (StarGAN v2 cases: half)")
     ap.add_argument("--repeats", type=int, default=3, help="fresh runs per case; the median is reported")
     ap.add_argument("--cases", nargs="*", choices=COURSE_CASES, help="course cases to run (default: all)")
+    ap.add_argument("--set", action="append", metavar="FIELD=JSON",
+                    help="with --model: a StarGANv2Config override, e.g. --set ds_both_outputs=true")
     ap.add_argument("--official", action="store_true", help="with --model: also time the official loop body")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--save", type=Path, help="write the course table as JSON here (e.g. the baseline)")
