@@ -67,6 +67,7 @@ def lab_text(solution_path: Path) -> str:
 
 
 def write_labs(solutions_dir: Path, labs_dir: Path) -> list[Path]:
+    """Write the lab of every solution notebook (`make labs`), e.g. `labs/01_cyclegan_lab.ipynb` of notebook 01."""
     labs_dir.mkdir(exist_ok=True)
     written = []
     for sol in sorted(solutions_dir.glob("*.ipynb")):
@@ -106,6 +107,7 @@ def refresh(path: Path, preset: str = "smoke", timeout: int = 600) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m stargan_lib.nbtools labs|refresh`: `make labs` writes the labs notebooks 01-05 introduce."""
     parser = argparse.ArgumentParser(prog="python -m stargan_lib.nbtools", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -8,7 +8,7 @@ import torch
 
 
 def call(fn: Callable, *args: Any, what: str) -> Any:
-    """Call the student's `fn`, turning a crash into an AssertionError that says where it happened."""
+    """Call the student's `fn`, a crash becoming an AssertionError that says where; used by the checks of labs 01-05."""
     try:
         return fn(*args)
     except NotImplementedError:
@@ -22,7 +22,7 @@ def call(fn: Callable, *args: Any, what: str) -> Any:
 
 
 def scalar(value: Any, what: str) -> torch.Tensor:
-    """Insist on a 0-dimensional tensor (a loss), with a hint when it is not one."""
+    """Insist on a 0-dimensional tensor (a loss), with a hint when it is not; used by the loss checks of labs 01-05."""
     if not torch.is_tensor(value):
         raise AssertionError(f"{what} should return a torch tensor, got {type(value).__name__}. Keep the "
                              "computation in torch (no .item(), no numpy) so that gradients can flow")
@@ -33,10 +33,12 @@ def scalar(value: Any, what: str) -> torch.Tensor:
 
 
 def close(a: torch.Tensor | float, b: torch.Tensor | float, tol: float = 1e-4) -> bool:
+    """True when `a` and `b` have the same shape and agree within `tol`; used by the checks of labs 01-05."""
     a = torch.as_tensor(a, dtype=torch.float64)
     b = torch.as_tensor(b, dtype=torch.float64)
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=tol, atol=tol))
 
 
 def ok(message: str) -> None:
+    """Print a check's "✓ message" line; the labs (from `labs/01_cyclegan_lab.ipynb` on) show these."""
     print(f"✓ {message}")

@@ -45,17 +45,26 @@ def _check_l1(fn: Callable, name: str, meaning: str) -> None:
 
 
 def check_cycle_loss(fn: Callable) -> None:
-    """cycle_loss(real, reconstructed): the L1 distance between an image and its round trip (Eq. 2)."""
+    """cycle_loss(real, reconstructed): the L1 distance between an image and its round trip (Eq. 2).
+
+    Introduced in `labs/01_cyclegan_lab.ipynb`.
+    """
     _check_l1(fn, "cycle_loss", "The cycle-consistency loss")
 
 
 def check_identity_loss(fn: Callable) -> None:
-    """identity_loss(real, same): the L1 distance between a target-domain image and G(that image)."""
+    """identity_loss(real, same): the L1 distance between a target-domain image and G(that image).
+
+    Introduced in `labs/01_cyclegan_lab.ipynb`.
+    """
     _check_l1(fn, "identity_loss", "The identity loss")
 
 
 def check_image_pool(cls: type, size: int = 5) -> None:
-    """ImagePool(size).query(images): filling phase, then 50 % swaps, never more than `size` stored."""
+    """ImagePool(size).query(images): filling phase, then 50 % swaps, never more than `size` stored.
+
+    Introduced in `labs/01_cyclegan_lab.ipynb`.
+    """
     torch.manual_seed(0)
 
     def make(n: int, start: float) -> torch.Tensor:

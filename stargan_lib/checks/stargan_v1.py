@@ -25,7 +25,10 @@ from stargan_lib.models.stargan_v1 import concat_label as ref_concat_label
 
 # ============================================================================ label concatenation
 def check_label_concat(fn: Callable) -> None:
-    """concat_label(x, c): the label replicated over the image plane, stacked after the RGB channels."""
+    """concat_label(x, c): the label replicated over the image plane, stacked after the RGB channels.
+
+    Introduced in `labs/02_stargan_v1_lab.ipynb`.
+    """
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 5, 6, generator=g) * 2 - 1
     c = torch.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]])
@@ -54,7 +57,10 @@ def check_label_concat(fn: Callable) -> None:
 
 # ============================================================================ gradient penalty
 def check_gradient_penalty(fn: Callable) -> None:
-    """gradient_penalty(d_out, inputs): mean over samples of (||∇_inputs d_out||_2 - 1)^2, differentiable."""
+    """gradient_penalty(d_out, inputs): mean over samples of (||∇_inputs d_out||_2 - 1)^2, differentiable.
+
+    Introduced in `labs/02_stargan_v1_lab.ipynb`.
+    """
     g = torch.Generator().manual_seed(0)
     b = 4
     # D(x)_i = w <a_i, x_i>: the gradient of sample i is w a_i. The samples' gradient norms differ, two
@@ -111,7 +117,10 @@ def check_gradient_penalty(fn: Callable) -> None:
 
 # ============================================================================ classification losses
 def check_cls_losses(fn: Callable) -> None:
-    """classification_loss(logits, target, kind): binary attributes vs one-hot domains (Eqs. 2, 3)."""
+    """classification_loss(logits, target, kind): binary attributes vs one-hot domains (Eqs. 2, 3).
+
+    Introduced in `labs/02_stargan_v1_lab.ipynb`.
+    """
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 5, generator=g) * 2
     attrs = (torch.rand(4, 5, generator=g) > 0.5).float()
@@ -154,7 +163,10 @@ def check_cls_losses(fn: Callable) -> None:
 
 # ============================================================================ mask vector
 def check_unified_label(fn: Callable) -> None:
-    """make_unified_label(c, dataset_index, dims): c̃ = [c1, c2, m] (Eq. 7)."""
+    """make_unified_label(c, dataset_index, dims): c̃ = [c1, c2, m] (Eq. 7).
+
+    Introduced in `labs/03_mask_vector_lab.ipynb`.
+    """
     dims = (5, 8)
     attrs = torch.tensor([[1.0, 0, 0, 1, 1], [0, 1, 0, 0, 1]])
     out = call(fn, attrs, 0, dims, what="make_unified_label(attributes, 0, (5, 8))")
@@ -188,7 +200,10 @@ def check_unified_label(fn: Callable) -> None:
 
 
 def check_masked_cls_loss(fn: Callable) -> None:
-    """masked_cls_loss(logits, target, dataset, label_dims, label_kinds): only the known part is classified."""
+    """masked_cls_loss(logits, target, dataset, label_dims, label_kinds): only the known part is classified.
+
+    Introduced in `labs/03_mask_vector_lab.ipynb`.
+    """
     g = torch.Generator().manual_seed(0)
     dims, kinds = (5, 8), ("binary", "domain")
     logits = (torch.randn(4, 13, generator=g) * 2).requires_grad_(True)

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """`stargan` and every sub-command's options (notebook 00 runs `stargan data` from a shell)."""
     parser = argparse.ArgumentParser(
         prog="stargan",
         description="StarGAN course: data, training, sampling and evaluation from the command line.",
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `stargan ARGS`; a StarganError prints one line and exits 2 (introduced in notebook 00)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

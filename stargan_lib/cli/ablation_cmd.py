@@ -23,6 +23,7 @@ from stargan_lib.cli.dataclass_args import count_or_auto, positive_int
 
 
 def cmd_ablation(args: argparse.Namespace) -> int:
+    """`stargan ablation`: Table 1, A-F; exit 1 when a configuration failed (notebook 06 shows the same)."""
     from stargan_lib.ablation import run_ablation
 
     run = run_ablation(preset=args.preset, configs=args.configs, dataset=args.dataset, out_dir=args.out,
@@ -38,6 +39,7 @@ def cmd_ablation(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `stargan ablation`; introduced in `notebooks/06_ablation_table.ipynb`."""
     p = subparsers.add_parser(
         "ablation", help="reproduce Table 1 of the StarGAN v2 paper (configurations A-F)",
         description="Train and evaluate StarGAN v2 configurations A-F (Table 1 of the paper) by running "

@@ -38,6 +38,7 @@ def _make(name: str, split: str, n: int, size: int | None, seed: int, preset: st
 # ------------------------------------------------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """`stargan data export`: write a synthetic set in a real layout (notebook 00 shows the same from Python)."""
     from stargan_lib.data.export import export_imageset
     from stargan_lib.presets import get_preset
 
@@ -95,6 +96,7 @@ def _describe_label(label: np.ndarray, names: list[str], kind: str) -> str:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    """`stargan data preview`: save a grid of a synthetic set or a real folder (introduced in notebook 00)."""
     from PIL import Image
 
     from stargan_lib.data.base import ImageSet
@@ -146,6 +148,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """`stargan data info [--check]`: layout, domains, counts and --data-dir of a folder (introduced in notebook 00)."""
     from stargan_lib.data.export import MANIFEST, read_manifest
     from stargan_lib.data.real import BadImageWarning, CelebADataset, FolderDataset, detect_layout
 
@@ -181,6 +184,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `stargan data export|preview|info`; introduced in `notebooks/00_setup_and_data.ipynb`."""
     from stargan_lib.data.export import LAYOUTS
     from stargan_lib.presets import PRESETS
 

@@ -62,7 +62,10 @@ def image_px(text: str) -> int:
 
 
 def add_on_bad_arg(parser: argparse.ArgumentParser, default: str) -> None:
-    """`--on-bad skip|error` for a command that reads image files (the library's `on_bad` argument)."""
+    """`--on-bad skip|error` for a command that reads image files (the library's `on_bad` argument).
+
+    Introduced in `notebooks/00_setup_and_data.ipynb` (`stargan data preview|info`; the loaders' `on_bad`).
+    """
     from stargan_lib.data.image_files import ON_BAD_CHOICES
 
     parser.add_argument(
@@ -82,7 +85,10 @@ def _parse_bool(text: str) -> bool:
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str, ...] = ()) -> None:
-    """Add one option per field of dataclass `cls` (defaults stay `None` = "not given")."""
+    """Add one option per field of dataclass `cls` (defaults stay `None` = "not given").
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (`stargan train`: every config field is a flag).
+    """
     group = parser.add_argument_group(f"{cls.__name__} options (default: the preset's value)")
     for f in dataclasses.fields(cls):
         if f.name in exclude or not f.init:
@@ -104,7 +110,10 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, exclude: tupl
 
 
 def dataclass_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields the user actually gave on the command line."""
+    """The fields the user actually gave on the command line.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (`stargan train`: flags override the preset).
+    """
     out = {}
     for f in dataclasses.fields(cls):
         value = getattr(args, f"cfg_{f.name}", None)

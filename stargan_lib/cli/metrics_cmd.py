@@ -22,6 +22,7 @@ from stargan_lib.cli.dataclass_args import positive_int
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
+    """`stargan weights [--check]`: provision or verify the FID / LPIPS weights (`make setup`, notebook 00)."""
     from stargan_lib.metrics.weights_provision import check_weights, provision_weights
 
     if args.check:
@@ -40,6 +41,7 @@ def _print_warnings(command: str, caught: list[warnings.WarningMessage]) -> None
 
 
 def cmd_lpips(args: argparse.Namespace) -> int:
+    """`stargan lpips A B`: print the LPIPS distance (notebook 04 shows the same from Python)."""
     from stargan_lib.metrics.lpips_metric import lpips_distance
 
     with warnings.catch_warnings(record=True) as caught:
@@ -51,6 +53,7 @@ def cmd_lpips(args: argparse.Namespace) -> int:
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
+    """`stargan fid DIR_A DIR_B`: print the FID of two folders (notebook 04 shows the same from Python)."""
     from stargan_lib.metrics.fid_metric import fid
 
     with warnings.catch_warnings(record=True) as caught:
@@ -63,6 +66,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """`stargan eval CHECKPOINT`: the v2 protocol's FID / LPIPS per pair (notebook 04 shows it from Python)."""
     import json
     from pathlib import Path
 
@@ -95,6 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `stargan weights|lpips|fid|eval`; introduced in notebooks 00 (weights) and 04 (the metrics)."""
     p = subparsers.add_parser(
         "weights", help="provision / check the pretrained FID and LPIPS weights",
         description="Make the real FID InceptionV3 and LPIPS AlexNet weights available offline. Official files in "

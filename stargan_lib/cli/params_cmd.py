@@ -26,7 +26,8 @@ from stargan_lib.errors import ConfigError
 @dataclass(frozen=True)
 class ParamsEntry:
     """config_class "module:Class"; make_config "module:function" (preset, overrides) -> config;
-    count "module:function" (config, args) -> {network: parameters}; add_args: extra options."""
+    count "module:function" (config, args) -> {network: parameters}; add_args: extra options.
+    `stargan params` (notebooks 01 and 02 count parameters from Python)."""
 
     config_class: str
     make_config: str
@@ -37,7 +38,8 @@ class ParamsEntry:
 
 def cyclegan_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
     """One generator and one discriminator; `total` = every network of the k(k-1)/2 pairwise CycleGANs
-    that k domains need (k(k-1) generators and as many discriminators)."""
+    that k domains need (k(k-1) generators and as many discriminators). Introduced in
+    `notebooks/01_cyclegan_baseline.ipynb`."""
     from stargan_lib.models.cyclegan import param_counts
 
     k = args.n_domains
@@ -49,12 +51,13 @@ def cyclegan_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
 
 
 def cyclegan_args(parser: argparse.ArgumentParser) -> None:
+    """`--n-domains k` of `stargan params cyclegan`; introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
     parser.add_argument("--n-domains", type=int, default=2,
                         help="number of domains k: count the k(k-1)/2 CycleGANs they need (default 2)")
 
 
 def stargan_v1_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
-    """G and D of one StarGAN v1, which serves every domain."""
+    """G and D of one StarGAN v1, which serves every domain. Introduced in `notebooks/02_stargan_v1.ipynb`."""
     from stargan_lib.models.stargan_v1 import param_counts
 
     counts = param_counts(cfg)
@@ -62,6 +65,7 @@ def stargan_v1_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
 
 
 def stargan_v1_args(parser: argparse.ArgumentParser) -> None:
+    """`--n-labels` of `stargan params stargan_v1`; introduced in `notebooks/02_stargan_v1.ipynb`."""
     parser.add_argument("--n-labels", type=int, default=None, dest="cfg_c_dim",
                         help="labels of the (first) dataset, the same as --c-dim (5 CelebA attributes, 8 RaFD "
                              "expressions)")
@@ -79,22 +83,16 @@ def stargan_v2_counts(cfg: Any, args: Any = None) -> dict[str, Any]:
             "image_size": cfg.image_size, "num_domains": cfg.num_domains}
 
 
-def make_cyclegan_config(preset, overrides):
-    return resolve("stargan_lib.models.cyclegan:config_for")(preset, **overrides)
-
-
-def make_stargan_v1_config(preset, overrides):
-    return resolve("stargan_lib.models.stargan_v1:config_for")(preset, **overrides)
-
-
 # model name -> how to count its parameters. One entry per model.
 COUNTERS: dict[str, ParamsEntry] = {
-    "cyclegan": ParamsEntry("stargan_lib.models.cyclegan:CycleGANConfig", "stargan_lib.cli.params_cmd:make_cyclegan_config",
+    "cyclegan": ParamsEntry("stargan_lib.models.cyclegan:CycleGANConfig",
+                            "stargan_lib.cli.train_cmd:make_cyclegan_config",
                             "stargan_lib.cli.params_cmd:cyclegan_counts", "stargan_lib.cli.params_cmd:cyclegan_args",
                             "CycleGAN: one generator / discriminator, and all pairs for k domains"),
     "stargan_v1": ParamsEntry("stargan_lib.models.stargan_v1:StarGANv1Config",
-                              "stargan_lib.cli.params_cmd:make_stargan_v1_config",
-                              "stargan_lib.cli.params_cmd:stargan_v1_counts", "stargan_lib.cli.params_cmd:stargan_v1_args",
+                              "stargan_lib.cli.train_cmd:make_stargan_v1_config",
+                              "stargan_lib.cli.params_cmd:stargan_v1_counts",
+                              "stargan_lib.cli.params_cmd:stargan_v1_args",
                               "StarGAN v1 generator and discriminator"),
     "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config",
                               "stargan_lib.cli.train_cmd:make_stargan_v2_config",
@@ -104,6 +102,7 @@ COUNTERS: dict[str, ParamsEntry] = {
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    """`stargan params MODEL`: print the parameter counts as JSON (notebooks 01 and 02 show them from Python)."""
     entry = COUNTERS[args.model]
     cfg = config_from_args(resolve(entry.make_config), resolve(entry.config_class), args)
     print(json.dumps(resolve(entry.count)(cfg, args)))
@@ -111,6 +110,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `stargan params MODEL` (one sub-command per COUNTERS entry); see `notebooks/01_cyclegan_baseline.ipynb`."""
     from stargan_lib.cli.dataclass_args import add_dataclass_args
     from stargan_lib.presets import PRESETS
 

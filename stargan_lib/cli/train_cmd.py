@@ -52,10 +52,12 @@ class TrainEntry:
 
 
 def make_cyclegan_config(preset: str | None, overrides: dict[str, Any]) -> Any:
+    """`stargan train|params cyclegan`: the preset's CycleGANConfig with `overrides`; see notebook 01."""
     return resolve("stargan_lib.models.cyclegan:config_for")(preset, **overrides)
 
 
 def make_stargan_v1_config(preset: str | None, overrides: dict[str, Any]) -> Any:
+    """`stargan train|params stargan_v1`: the preset's StarGANv1Config with `overrides`; see notebook 02."""
     return resolve("stargan_lib.models.stargan_v1:config_for")(preset, **overrides)
 
 
@@ -73,12 +75,14 @@ def make_stargan_v2_config(preset: str | None, overrides: dict[str, Any]) -> Any
 
 
 def run_cyclegan(cfg: Any, args: argparse.Namespace) -> Any:
+    """`stargan train cyclegan`: train in --out (notebook 01 shows the same from Python)."""
     from stargan_lib.train.cyclegan import train
 
     return train(cfg, args.out, preset=args.preset, data_dir=args.data_dir, progress=args.progress)
 
 
 def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
+    """`stargan train stargan_v1`: train in --out, one or two datasets (notebooks 02, 03 do it from Python)."""
     from stargan_lib.train.stargan_v1 import train
 
     dirs = args.data_dir.split(",") if args.data_dir else None
@@ -103,7 +107,8 @@ def run_stargan_v2(cfg: Any, args: argparse.Namespace) -> Any:
 
 # model name -> how to train it. One entry per model.
 TRAINERS: dict[str, TrainEntry] = {
-    "cyclegan": TrainEntry("stargan_lib.models.cyclegan:CycleGANConfig", "stargan_lib.cli.train_cmd:make_cyclegan_config",
+    "cyclegan": TrainEntry("stargan_lib.models.cyclegan:CycleGANConfig",
+                           "stargan_lib.cli.train_cmd:make_cyclegan_config",
                            "stargan_lib.cli.train_cmd:run_cyclegan", "CycleGAN baseline between two domains"),
     "stargan_v1": TrainEntry("stargan_lib.models.stargan_v1:StarGANv1Config",
                              "stargan_lib.cli.train_cmd:make_stargan_v1_config",
@@ -137,6 +142,7 @@ def config_from_args(make_config: Callable[[str | None, dict], Any], cls: type, 
 
 # ============================================================================ train
 def cmd_train(args: argparse.Namespace) -> int:
+    """`stargan train MODEL`: train (or resume) and print a JSON summary (notebook 01 shows the same from Python)."""
     entry = TRAINERS[args.model]
     cls = resolve(entry.config_class)
     cfg = config_from_args(resolve(entry.make_config), cls, args)
@@ -238,6 +244,7 @@ SAMPLERS: dict[str, str] = {
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    """`stargan sample CHECKPOINT`: save a grid of held-out translations (notebook 01 shows grids from Python)."""
     from stargan_lib.utils import safe_torch_load
 
     state = safe_torch_load(args.checkpoint)
@@ -256,6 +263,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 # ============================================================================ parser
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `stargan train MODEL` and `stargan sample`; introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
     from stargan_lib.cli.dataclass_args import add_dataclass_args, add_on_bad_arg
     from stargan_lib.presets import PRESETS
 

@@ -74,6 +74,7 @@ def bad_image_policy(on_bad: str) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 def is_image_name(name: str) -> bool:
+    """True when `name` ends in an image extension (IMAGE_EXTENSIONS); used by the loaders of notebook 00."""
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 

@@ -134,6 +134,7 @@ def all_reduce_mean(values: Mapping[str, float], ctx: DistContext) -> dict[str, 
 
 
 def barrier(ctx: DistContext) -> None:
+    """Wait for every process under torchrun; no-op in one process (notebook 05's several-GPU note)."""
     if ctx.is_distributed:
         dist.barrier()
 
