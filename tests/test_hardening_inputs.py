@@ -224,7 +224,8 @@ def test_celeba_image_that_is_a_symlink_loop(tmp_path):
 def test_every_command_that_reads_images_takes_on_bad():
     parser = build_parser()
     commands = [["data", "info", "d"], ["data", "preview", "d"], ["fid", "a", "b"], ["eval", "c", "--dataset", "afhq"],
-                ["sample", "c", "--out", "o.png"]] + [["train", m, "--out", "o"] for m in
+                ["sample", "c", "--out", "o.png"], ["ablation", "--dataset", "afhq", "--data-dir", "d"]] + [
+                   ["train", m, "--out", "o"] for m in
                                                      ("cyclegan", "stargan_v1", "stargan_v2")]
     for argv in commands:
         assert parser.parse_args(argv + ["--on-bad", "error"]).on_bad == "error", argv
@@ -271,3 +272,20 @@ def test_train_on_bad_error_stops_at_the_bad_file(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert str(loop) in err and "symbolic link loop" in err and "Traceback" not in err
+
+
+def test_ablation_on_bad_reaches_the_experiment_data(tmp_path):
+    # `stargan ablation --on-bad` is passed to each experiment notebook as ON_BAD, then to prepare
+    from stargan_lib import ablation
+    from stargan_lib.data.image_files import BadImageWarning
+
+    root = tmp_path / "afhq"
+    for split in ("train", "val"):
+        write_domains(root / split, domains=("cat", "dog", "wild"), n=3, size=16)
+    (root / "train" / "dog" / "junk.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DataError, match="junk.jpg"):
+        ablation.prepare("A", "smoke", dataset="afhq", data_dir=str(root), out_dir=tmp_path / "out1", on_bad="error")
+    with pytest.warns(BadImageWarning, match="junk.jpg"):
+        exp = ablation.prepare("A", "smoke", dataset="afhq", data_dir=str(root), out_dir=tmp_path / "out2",
+                               on_bad="skip")
+    assert len(exp.train) == 9

@@ -35,7 +35,6 @@ def _wing(path: Path) -> Path:
 
 @pytest.mark.parametrize("dataset", ["afhq", "celeba_hq"])
 def test_demo_runs_on_the_sample_photos_with_official_layout_files(dataset, tmp_path, monkeypatch):
-    torch.set_num_threads(1)
     ckpt = _official_layout_ckpt(dataset, tmp_path / "100000_nets_ema.ckpt")
     wing = _wing(tmp_path / "wing.ckpt") if dataset == "celeba_hq" else None
     assert missing_files_message(dataset, ckpt, wing) is None

@@ -53,7 +53,7 @@ class Experiment:
 
 def prepare(config: str, preset: str | Preset | None = None, dataset: str = "animals", seed: int = 0,
             iters: int | None = None, out_dir: str | Path = DEFAULT_OUT, data_dir: str | None = None,
-            device: str = "auto", threads: int | None = None) -> Experiment:
+            device: str = "auto", threads: int | None = None, on_bad: str | None = None) -> Experiment:
     """Check the inputs and the results folder, load the data; nothing is trained yet.
 
     `dataset`: a synthetic stand-in (animals = AFHQ, faces_gender = CelebA-HQ) or, with `data_dir`
@@ -61,7 +61,13 @@ def prepare(config: str, preset: str | Preset | None = None, dataset: str = "ani
     celeba_hq.
     `threads`: torch CPU threads (None: the thread policy of `stargan_lib.threads`: every available core,
     or `$STARGAN_THREADS`).
+    `on_bad`: unreadable image files of real data, "skip" (left out with a warning; the loaders' default
+    when None) or "error" (`stargan ablation --on-bad`).
     """
+    from contextlib import nullcontext
+
+    from stargan_lib.data.image_files import bad_image_policy, check_on_bad
+
     from stargan_lib.data.datasets import domain_train_test
 
     letter = parse_configs([config])[0]
@@ -74,7 +80,8 @@ def prepare(config: str, preset: str | Preset | None = None, dataset: str = "ani
     run_dir = out / "runs" / letter
     cfg = experiment_config(letter, p, dataset, seed, iters, device, run_dir)
     t0 = time.perf_counter()
-    train, test = domain_train_test(dataset, data_root(data_dir), cfg.image_size, p)
+    with bad_image_policy(check_on_bad(on_bad)) if on_bad else nullcontext():
+        train, test = domain_train_test(dataset, data_root(data_dir), cfg.image_size, p)
     notes = []
     if p.name == "paper" and dataset in SYNTHETIC_SETS:
         notes.append("paper preset on synthetic data: the paper's architecture and length, not its data")
@@ -194,10 +201,11 @@ def write_result(exp: Experiment, protocol: Mapping[str, Any], grids: Mapping[st
 
 def run_experiment(config: str, preset: str | Preset | None = None, dataset: str = "animals", seed: int = 0,
                    iters: int | None = None, out_dir: str | Path = DEFAULT_OUT, data_dir: str | None = None,
-                   device: str = "auto", threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+                   device: str = "auto", threads: int | None = None, progress: bool = True,
+                   on_bad: str | None = None) -> dict[str, Any]:
     """What `notebooks/experiment.ipynb` does, in one call: train, grids, evaluate, write the JSON."""
     t0 = time.perf_counter()
-    exp = prepare(config, preset, dataset, seed, iters, out_dir, data_dir, device, threads)
+    exp = prepare(config, preset, dataset, seed, iters, out_dir, data_dir, device, threads, on_bad)
     result = train_configuration(exp, progress)
     grids = write_grids(exp, result.ema)
     protocol = evaluate_configuration(exp, result.ema, progress)

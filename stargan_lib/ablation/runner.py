@@ -197,7 +197,7 @@ class AblationLock:
 def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable[str] | None = None,
                  dataset: str = "animals", out_dir: str | Path | None = None, force: bool = False, seed: int = 0,
                  iters: int | None = None, data_dir: str | None = None, device: str = "auto",
-                 threads: int | None = None, jobs: int | None = None, progress: bool = True,
+                 threads: int | None = None, jobs: int | None = None, progress: bool = True, on_bad: str | None = None,
                  log: Callable[[str], None] = print, notebook: str | Path | None = None) -> AblationRun:
     """Run the experiment notebook through papermill for each configuration, then write the table.
 
@@ -209,6 +209,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
     `jobs`: notebooks run at the same time, each in its own process and kernel (None:
     `default_jobs(device)`); the progress line of a configuration then comes when it finishes.
     A second run into the same folder while this one runs is refused (`AblationLock`).
+    `on_bad`: unreadable image files of real data, "skip" or "error" (None: the loaders' default, skip).
     """
     t_all = time.perf_counter()
     letters = parse_configs(configs)
@@ -241,7 +242,8 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
                 shutil.rmtree(out / "runs" / letter, ignore_errors=True)
             params = {"PRESET": p.name, "CONFIG": letter, "DATASET": dataset, "SEED": int(seed), "ITERS": iters,
                       "OUT_DIR": str(out), "DATA_DIR": data_root(data_dir),
-                      "DEVICE": device, "THREADS": per_job_threads, "PROGRESS": False}
+                      "DEVICE": device, "THREADS": per_job_threads, "PROGRESS": False,
+                  "ON_BAD": on_bad}
             nb_out = str(nb_dir / f"experiment_{letter}.ipynb")
             log(f"[{letters.index(letter) + 1}/{n}] {letter}: {verb} {nb_in.name} -> {nb_out}")
             return str(nb_in), nb_out, params

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from stargan_lib.cli.dataclass_args import count_or_auto, positive_int
+from stargan_lib.cli.dataclass_args import add_on_bad_arg, count_or_auto, positive_int
 
 
 def cmd_ablation(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     run = run_ablation(preset=args.preset, configs=args.configs, dataset=args.dataset, out_dir=args.out,
                        force=args.force, seed=args.seed, iters=args.iters, data_dir=args.data_dir,
                        device=args.device, threads=args.threads or None, jobs=args.jobs or None,
-                       progress=not args.quiet)
+                       progress=not args.quiet, on_bad=args.on_bad)
     print(f"wrote {run.files['md']}, {run.files['csv'].name}, {run.files['png'].name}")
     if run.failed:
         print(f"stargan ablation: {len(run.failed)} configuration(s) failed: {', '.join(run.failed)}; their executed "
@@ -68,4 +68,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="configurations run at the same time, each in its own process (default 0 = auto: "
                         "2 on a CPU with 2+ cores, 1 on a GPU)")
     p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+    add_on_bad_arg(p, default="skip")
     p.set_defaults(func=cmd_ablation)
