@@ -160,13 +160,6 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def repo_root() -> Path:
-    """The course checkout: `stargan_lib.paths.repo_root` (kept here for older callers; use `paths`)."""
-    from stargan_lib import paths
-
-    return paths.repo_root()
-
-
 def replace_checked(cfg: Any, overrides: dict[str, Any]) -> Any:
     """`dataclasses.replace` for the frozen configs, with an error that lists the valid field names.
 
