@@ -31,7 +31,7 @@ MAX_LINES = 650
 
 LAYERS = {
     0: ("stargan_lib", "utils", "errors", "presets", "paths", "schedules", "threads", "nbtools", "configs_v2",
-        "grids"),
+        "grids", "figures"),
     1: ("data",),
     2: ("models",),
     3: ("losses",),
