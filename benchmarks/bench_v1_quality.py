@@ -11,8 +11,11 @@ held-out *faces* images to the 8 expressions and reports the accuracy read by an
 trained on both capture styles (`expression_oracle_both_styles`), plus the wrong-mask experiment
 (Fig. 7). As a check of that oracle it also scores faces images *painted* with each expression.
 
+CycleGAN (notebook 01, --cyclegan): black <-> blond hair, both directions, the same oracle scores.
+
     .venv/bin/python benchmarks/bench_v1_quality.py --preset course
     .venv/bin/python benchmarks/bench_v1_quality.py --preset course --joint
+    .venv/bin/python benchmarks/bench_v1_quality.py --preset course --cyclegan --set g_residual=True
     .venv/bin/python benchmarks/bench_v1_quality.py --preset course --set total_iters=3000 --set g_lr=5e-4
 
 Runs are stored under --out (default results/bench_v1/<preset>[-<overrides>]) and resumed, so a
@@ -94,6 +97,30 @@ def attribute_transfer(args, overrides) -> dict:
     return report
 
 
+def cyclegan_baseline(args, overrides) -> dict:
+    """Notebook 01's CycleGAN (black <-> blond hair) read by the faces oracle, both directions."""
+    from stargan_lib.experiments.cyclegan import evaluate_cyclegan
+    from stargan_lib.models import cyclegan
+    from stargan_lib.train.cyclegan import train as train_cyclegan
+
+    cfg = cyclegan.config_for(args.preset, device="cpu", **overrides)
+    out = Path(args.out or REPO / "results" / "bench_v1" / run_name(args.preset + "-cyclegan", overrides))
+    t0 = time.perf_counter()
+    res = train_cyclegan(cfg, out, preset=args.preset, progress=False)
+    wall = time.perf_counter() - t0
+    oracle = get_oracle("faces", preset=args.preset, progress=False, device="cpu")
+    scores = evaluate_cyclegan(res.nets, cfg, make_dataset("faces", "test", preset=args.preset), oracle)
+    print(f"# CycleGAN, preset {args.preset}, overrides {overrides}: {res.step} iterations, train wall {wall:.0f} s, "
+          f"load avg {os.getloadavg()[0]:.1f}")
+    print(f"{'direction':9} {'n':>5} {'target acc':>10} {'kept acc':>9} {'content err':>11} {'(shuffled)':>10}")
+    for key, sc in scores.items():
+        print(f"{key:9} {sc['n']:>5} {sc['target_accuracy']:>10.1%} {sc['kept_accuracy']:>9.1%} "
+              f"{sc['content_error']:>11.3f} {sc['content_error_shuffled']:>10.3f}")
+    report = {"preset": args.preset, "overrides": overrides, "step": res.step, "train_wall_s": wall, "scores": scores}
+    (out / "quality.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
 def joint_training(args, overrides) -> dict:
     base = Path(args.out or REPO / "results" / "bench_v1" /
                 run_name(args.preset + "-joint" + (f"{args.jnt_iters}" if args.jnt_iters else ""), overrides))
@@ -145,6 +172,8 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="config override on top of the preset (repeatable)")
     parser.add_argument("--joint", action="store_true", help="JNT vs SNG expression synthesis (notebook 03)")
+    parser.add_argument("--cyclegan", action="store_true",
+                        help="notebook 01's CycleGAN baseline instead (--set applies to the CycleGAN config)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default results/bench_v1/...)")
     parser.add_argument("--n-eval", type=int, default=400, help="held-out faces for the joint evaluation")
     parser.add_argument("--jnt-iters", type=int, default=None,
@@ -154,7 +183,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     get_preset(args.preset)
     overrides = parse_sets(args.set)
-    (joint_training if args.joint else attribute_transfer)(args, overrides)
+    if args.joint and args.cyclegan:
+        parser.error("--joint and --cyclegan are two different benchmarks: give one")
+    run = joint_training if args.joint else cyclegan_baseline if args.cyclegan else attribute_transfer
+    run(args, overrides)
     return 0
 
 

@@ -265,3 +265,23 @@ def test_resume_rewrites_nets_ema_in_step_with_the_checkpoint(tmp_path):
     for name, sd in mended.items():
         assert all(torch.equal(v, state["nets"][f"ema_{name}"][k]) for k, v in sd.items())
     assert not all(torch.equal(v, stale["generator"][k]) for k, v in mended["generator"].items())
+
+
+def test_checkpoint_without_a_later_config_field_resumes_when_that_field_keeps_its_default(tmp_path):
+    # A run saved before `g_residual` existed was trained with the paper's output map, which is that
+    # field's default: it resumes under the default and is refused when the field asks for another value.
+    from stargan_lib.errors import CheckpointError
+    from stargan_lib.models.stargan_v1 import build_nets, config_for
+    from stargan_lib.train.common import load_checkpoint, save_checkpoint
+    from stargan_lib.utils import atomic_torch_save, safe_torch_load
+
+    cfg = config_for("smoke")
+    nets = build_nets(cfg)
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, step=3, cfg=cfg, nets=nets, optims={})
+    state = safe_torch_load(path)
+    del state["config"]["g_residual"]
+    atomic_torch_save(state, path)
+    assert load_checkpoint(path, cfg=cfg, nets=build_nets(cfg))["step"] == 3
+    with pytest.raises(CheckpointError, match="g_residual: checkpoint=None vs now=True"):
+        load_checkpoint(path, cfg=config_for("smoke", g_residual=True), nets=build_nets(cfg))

@@ -9,6 +9,7 @@ in `notebooks/03_mask_vector_joint_training.ipynb`.
     L_rec     = E_{x,c,c'}[||x - G(G(x,c), c')||_1]                                        (4)
     L_D       = -L_adv + λ_cls L_cls^r                                                     (5)
     L_G       =  L_adv + λ_cls L_cls^f + λ_rec L_rec                                       (6)
+    L_idt     = E_{x,c'}[||x - G(x, c')||_1]     (course deviation, λ_id = 0 in the paper)
     c̃         = [c_1, ..., c_n, m]   (unified label with mask vector m, joint training)     (7)
 
 with λ_cls = 1, λ_rec = 10, λ_gp = 10 (Sec. 3.1, 4).
@@ -121,7 +122,11 @@ def compute_d_loss(nets: Mapping[str, nn.Module], cfg: Any, batch: Mapping[str, 
 
 def compute_g_loss(nets: Mapping[str, nn.Module], cfg: Any, batch: Mapping[str, Any]
                    ) -> tuple[torch.Tensor, dict[str, float]]:
-    """L_G = L_adv + λ_cls L_cls^f + λ_rec L_rec (Eq. 6). D's weights get gradients but are not stepped."""
+    """L_G = L_adv + λ_cls L_cls^f + λ_rec L_rec (Eq. 6). D's weights get gradients but are not stepped.
+
+    Deviation (course, `lambda_id` > 0; the paper has no such term): + λ_id L_idt, the identity loss
+    CycleGAN uses, here G(x, c') with the image's own label c' must return x.
+    """
     G, D = nets["G"], nets["D"]
     x_real, dataset = batch["x_real"], int(batch.get("dataset", 0))
     x_fake = G(x_real, batch["c_trg"])                                       # (B, 3, H, W)
@@ -134,4 +139,10 @@ def compute_g_loss(nets: Mapping[str, nn.Module], cfg: Any, batch: Mapping[str, 
     # L_rec = E[||x - G(G(x, c), c')||_1]
     rec = rec_loss(x_real, x_rec)
     loss = adv + cfg.lambda_cls * cls_f + cfg.lambda_rec * rec
-    return loss, {"G/adv": adv.item(), "G/cls_f": cls_f.item(), "G/rec": rec.item(), "G/loss": loss.item()}
+    logs = {"G/adv": adv.item(), "G/cls_f": cls_f.item(), "G/rec": rec.item()}
+    if cfg.lambda_id > 0:
+        # L_idt = E[||x - G(x, c')||_1]: asked for its own label, G returns its input (course deviation)
+        idt = rec_loss(x_real, G(x_real, batch["c_org"]))
+        loss = loss + cfg.lambda_id * idt
+        logs["G/idt"] = idt.item()
+    return loss, {**logs, "G/loss": loss.item()}

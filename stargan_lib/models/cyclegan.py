@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from stargan_lib.errors import ConfigError
+from stargan_lib.models.common import residual_output
 from stargan_lib.utils import check_run_lengths, count_parameters
 
 
@@ -50,6 +51,9 @@ class CycleGANConfig:
     ndf: int = field(default=64, metadata={"help": "channels of the discriminators' first layer"})
     n_blocks: int = field(default=9, metadata={"help": "residual blocks per generator (9 at 256 px, 6 at 128 px)"})
     n_layers_d: int = field(default=3, metadata={"help": "stride-2 layers of the PatchGAN (3 = 70x70 patches)"})
+    g_residual: bool = field(default=False, metadata={
+        "help": "course deviation: each generator predicts a change added to its input, y = clamp(x + 2 tanh(h)) "
+                "(paper: False, y = tanh(h))"})
     # --- losses
     lambda_cyc: float = field(default=10.0, metadata={"help": "weight λ of the cycle-consistency loss"})
     lambda_id: float = field(default=0.5, metadata={
@@ -118,10 +122,15 @@ class ResnetBlock(nn.Module):
 
 # ============================================================================ generator
 class ResnetGenerator(nn.Module):
-    """c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x n_blocks, u(2ngf), u(ngf), c7s1-3: one direction A -> B."""
+    """c7s1-ngf, d(2ngf), d(4ngf), R(4ngf) x n_blocks, u(2ngf), u(ngf), c7s1-3: one direction A -> B.
 
-    def __init__(self, ngf: int = 64, n_blocks: int = 9):
+    Deviation (`residual=True`, the course preset's `g_residual`): the output is read as a change of
+    the input (`models.common.residual_output`); same layers and state_dict as the paper's.
+    """
+
+    def __init__(self, ngf: int = 64, n_blocks: int = 9, residual: bool = False):
         super().__init__()
+        self.residual = residual
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), norm(ngf), nn.ReLU(True)]  # c7s1
         dim = ngf
         for _ in range(2):                                                          # d2ngf, d4ngf
@@ -135,7 +144,8 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)          # (B, 3, H, W) -> (B, ngf, H, W) -> (B, 4ngf, H/4, W/4) -> (B, 3, H, W)
+        out = self.model(x)           # (B, 3, H, W) -> (B, ngf, H, W) -> (B, 4ngf, H/4, W/4) -> (B, 3, H, W)
+        return residual_output(x, out) if self.residual else out
 
 
 # ============================================================================ discriminator
@@ -161,8 +171,8 @@ class PatchDiscriminator(nn.Module):
 def build_nets(cfg: CycleGANConfig) -> dict[str, nn.Module]:
     """The four networks: G_AB (A -> B), G_BA (B -> A; F in the paper), D_A (judges A), D_B (judges B)."""
     return {
-        "G_AB": ResnetGenerator(cfg.ngf, cfg.n_blocks),
-        "G_BA": ResnetGenerator(cfg.ngf, cfg.n_blocks),
+        "G_AB": ResnetGenerator(cfg.ngf, cfg.n_blocks, residual=cfg.g_residual),
+        "G_BA": ResnetGenerator(cfg.ngf, cfg.n_blocks, residual=cfg.g_residual),
         "D_A": PatchDiscriminator(cfg.ndf, cfg.n_layers_d),
         "D_B": PatchDiscriminator(cfg.ndf, cfg.n_layers_d),
     }

@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stargan_lib.errors import ConfigError
+from stargan_lib.models.common import residual_output
 from stargan_lib.utils import check_run_lengths, count_parameters, load_state_dict_checked, safe_torch_load
 
 # Label kind of each synthetic dataset the v1 model is trained on (see `stargan_lib.data`):
@@ -60,10 +61,15 @@ class StarGANv1Config:
     g_repeat_num: int = field(default=6, metadata={"help": "residual blocks in G's bottleneck"})
     d_repeat_num: int = field(default=6, metadata={
         "help": "stride-2 conv layers in D (image_size must be divisible by 2**d_repeat_num)"})
+    g_residual: bool = field(default=False, metadata={
+        "help": "course deviation: G predicts a change added to its input, y = clamp(x + 2 tanh(h)) "
+                "(paper: False, y = tanh(h))"})
     # --- loss weights (Eqs. 5, 6, 8)
     lambda_cls: float = field(default=1.0, metadata={"help": "weight of the domain classification losses"})
     lambda_rec: float = field(default=10.0, metadata={"help": "weight of the reconstruction (cycle) loss"})
     lambda_gp: float = field(default=10.0, metadata={"help": "weight of the WGAN gradient penalty"})
+    lambda_id: float = field(default=0.0, metadata={
+        "help": "course deviation: weight of an identity loss ||x - G(x, c')||_1 (paper: 0, no such term)"})
     # --- optimisation (Sec. 5.3)
     batch_size: int = field(default=16, metadata={"help": "images per batch"})
     g_lr: float = field(default=1e-4, metadata={"help": "Adam learning rate of G"})
@@ -191,11 +197,18 @@ def concat_label(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 # ============================================================================ generator
 class Generator(nn.Module):
-    """G(x, c) -> y, Table 4. `label_dim` is n_c (n_d, or n_d + n_datasets with the mask vector)."""
+    """G(x, c) -> y, Table 4. `label_dim` is n_c (n_d, or n_d + n_datasets with the mask vector).
 
-    def __init__(self, label_dim: int = 5, conv_dim: int = 64, repeat_num: int = 6):
+    Deviation (`residual=True`, the course preset's `g_residual`): the last layer's output is read
+    as a change to the input, y = clamp(x + 2 tanh(h), -1, 1) (`models.common.residual_output`),
+    instead of the image itself, y = tanh(h). The layers and the state_dict are the paper's; only
+    the output map differs (`notebooks/02_stargan_v1.ipynb` shows what it buys).
+    """
+
+    def __init__(self, label_dim: int = 5, conv_dim: int = 64, repeat_num: int = 6, residual: bool = False):
         super().__init__()
         self.label_dim = label_dim
+        self.residual = residual
         layers = conv_in_relu(3 + label_dim, conv_dim, 7, 1, 3)                  # (B, 64, h, w)
         dim = conv_dim
         for _ in range(2):                                                       # down-sampling
@@ -210,7 +223,10 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         check_label(c, self.label_dim, "G", x.size(0))
-        return self.main(concat_label(x, c))             # (B, 3 + n_c, H, W) -> (B, 3, H, W)
+        out = self.main(concat_label(x, c))              # (B, 3 + n_c, H, W) -> (B, 3, H, W), tanh(h)
+        if self.residual:
+            return residual_output(x, out)               # y = clamp(x + 2 tanh(h)): a change of the input
+        return out
 
 
 # ============================================================================ discriminator
@@ -277,7 +293,7 @@ def generator_label(cfg: StarGANv1Config, y: torch.Tensor, dataset: int = 0) -> 
 def build_nets(cfg: StarGANv1Config) -> dict[str, nn.Module]:
     """{"G": Generator, "D": Discriminator} for `cfg` (on the CPU; the trainer moves them)."""
     return {
-        "G": Generator(cfg.g_label_dim, cfg.g_conv_dim, cfg.g_repeat_num),
+        "G": Generator(cfg.g_label_dim, cfg.g_conv_dim, cfg.g_repeat_num, residual=cfg.g_residual),
         "D": Discriminator(cfg.image_size, cfg.d_cls_dim, cfg.d_conv_dim, cfg.d_repeat_num),
     }
 

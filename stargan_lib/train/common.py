@@ -38,6 +38,12 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
 
 
+def field_defaults(cfg: Any) -> dict[str, Any]:
+    """The default value of each field of a dataclass config that has one (tuples as lists, as stored)."""
+    return {f.name: (list(f.default) if isinstance(f.default, tuple) else f.default)
+            for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+
+
 def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
     """Rebuild a config dataclass from `config_dict` output (lists back to tuples).
 
@@ -45,11 +51,18 @@ def config_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
     return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})
 
 
-def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any],
-                ignore: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
-    """Fields whose values differ between two config dicts: name -> (saved, current)."""
+def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: tuple[str, ...] = (),
+                defaults: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, Any]]:
+    """Fields whose values differ between two config dicts: name -> (saved, current).
+
+    `defaults`: the config class's default values. A field the saved dict lacks (added to the config
+    after the checkpoint was written) is not a difference when its current value is that default,
+    because a new field's default keeps the behaviour the checkpoint was trained with.
+    """
     keys = (set(saved) | set(current)) - set(ignore)
-    return {k: (saved.get(k), current.get(k)) for k in sorted(keys) if saved.get(k) != current.get(k)}
+    defaults = defaults or {}
+    return {k: (saved.get(k), current.get(k)) for k in sorted(keys) if saved.get(k) != current.get(k)
+            and not (k not in saved and k in defaults and current.get(k) == defaults[k])}
 
 
 def save_checkpoint(path: str | Path, *, step: int, cfg: Any, nets: Mapping[str, torch.nn.Module],
@@ -85,7 +98,7 @@ def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.M
     state = read_checkpoint(path)
     if state["config_class"] != type(cfg).__name__:
         raise CheckpointError(f"{path} holds a {state['config_class']} run, not {type(cfg).__name__}")
-    diff = config_diff(state["config"], config_dict(cfg), ignore=ignore_fields)
+    diff = config_diff(state["config"], config_dict(cfg), ignore=ignore_fields, defaults=field_defaults(cfg))
     if diff:
         lines = ", ".join(f"{k}: checkpoint={a!r} vs now={b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(f"{path} was trained with another configuration ({lines}); resume with the "

@@ -56,13 +56,16 @@ def open_domains(cfg: CycleGANConfig, data: Dataset | ImageSet | Sequence[Datase
     """The two domain datasets (A, B).
 
     `data`: a pair (A, B) of ImageSets/Datasets, or one labelled set split into `cfg.domain_a` and
-    `cfg.domain_b`; by default the synthetic `cfg.dataset` of `preset` (or the real one in `data_dir`).
+    `cfg.domain_b`; by default the synthetic `cfg.dataset` of `preset` (its `train_size` images) or the real one in
+    `data_dir`.
     """
     from stargan_lib.data.datasets import ImageSetDataset, open_dataset
+    from stargan_lib.presets import get_preset
 
     if data is None:
+        n = get_preset(preset).train_size(cfg.dataset) if data_dir is None else None
         data = open_dataset(cfg.dataset, "train", data_dir=data_dir, image_size=cfg.image_size, flip=cfg.hflip,
-                            preset=preset)
+                            preset=preset, n=n)
     if isinstance(data, (list, tuple)):
         if len(data) != 2:
             raise ConfigError(f"CycleGAN needs two domains (A, B); got {len(data)} datasets")

@@ -47,15 +47,17 @@ def open_training_data(cfg: StarGANv1Config, data: Sequence[Dataset | ImageSet] 
 
     `data`: ImageSets or Datasets given by the caller (tests, notebooks); by default the synthetic
     sets of `preset` (or the real datasets in `data_dir`, one folder per dataset). The synthetic
-    sets are the course's fixed ones (data seed 0, as the oracles use); `cfg.seed` seeds the
-    networks, the batch order and the augmentation.
+    sets are the course's fixed ones (data seed 0, as the oracles use), of the preset's
+    `train_size(name)` images; `cfg.seed` seeds the networks, the batch order and the augmentation.
     """
     from stargan_lib.data.datasets import ImageSetDataset, open_dataset
+    from stargan_lib.presets import get_preset
 
     if data is None:
         dirs = list(data_dir) if data_dir is not None else [None] * len(cfg.datasets)
-        data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip,
-                             preset=preset) for name, d in zip(cfg.datasets, dirs)]
+        sizes = get_preset(preset)
+        data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip, preset=preset,
+                             n=sizes.train_size(name) if d is None else None) for name, d in zip(cfg.datasets, dirs)]
     elif isinstance(data, (Dataset, ImageSet)):
         data = [data]
     data = [ImageSetDataset(d, flip=cfg.hflip) if isinstance(d, ImageSet) else d for d in data]

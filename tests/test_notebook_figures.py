@@ -1,0 +1,45 @@
+"""The FIGURES_JSON papermill parameter of notebooks 01-03: the headline figures a test or script reads.
+
+Each notebook runs once at the smoke preset through papermill (as `make ablation` and the README's
+examples run notebooks) with FIGURES_JSON set; the JSON must hold the issue's keys, fractions in [0, 1].
+The values themselves are meaningless at smoke size; the course-preset figures are in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ATTRS = ("Black", "Blond", "Brown", "Gender", "Aged")
+EXPECTED = {
+    "01_cyclegan_baseline": ["target_acc_a2b", "target_acc_b2a", "kept"],
+    "02_stargan_v1": [f"single_acc_{a}" for a in ATTRS] + [f"multi_acc_{m}" for m in ("H+G", "H+A", "G+A", "H+G+A")]
+    + ["kept", "content_error", "table3_error_stargan", "table3_error_cyclegan"],
+    "03_mask_vector_joint_training": ["jnt_expr_acc", "sng_expr_acc", "wrong_mask_expr_acc", "wrong_mask_aged"],
+}
+FRACTION_PREFIXES = ("target_acc_", "single_acc_", "multi_acc_", "kept", "table3_error_", "jnt_expr", "sng_expr",
+                     "wrong_mask_")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_writes_its_figures(name, tmp_path):
+    figures = tmp_path / "figures.json"
+    env = {**os.environ, "STARGAN_PRESET": "smoke", "STARGAN_THREADS": os.environ.get("STARGAN_THREADS", "1"),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-m", "papermill", str(REPO / "notebooks" / f"{name}.ipynb"),
+                    str(tmp_path / "out.ipynb"), "-k", "python3", "--no-progress-bar", "-p", "FIGURES_JSON",
+                    str(figures)], cwd=REPO, env=env, check=True, capture_output=True, text=True, timeout=900)
+    got = json.loads(figures.read_text())
+    missing = [k for k in EXPECTED[name] if k not in got]
+    assert not missing, f"{name} wrote {sorted(got)}, without {missing}"
+    for key, value in got.items():
+        if key.startswith(FRACTION_PREFIXES) and value is not None:
+            assert 0.0 <= value <= 1.0, f"{name}: {key} = {value} is not a fraction"
+    assert got["preset"] == "smoke"
