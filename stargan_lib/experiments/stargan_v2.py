@@ -182,6 +182,22 @@ def measure_latent(ema: Any, test_set: Any, idx: Any, oracle: Any, n_out: int = 
 
 
 @torch.no_grad()
+def latent_outputs(ema: Any, test_set: Any, idx: Any, n_codes: int = 4, seed: int = 0) -> torch.Tensor:
+    """Every image `idx` of `test_set` translated into every domain with the same `n_codes` latent
+    codes (seeded): (S, K, n_codes, 3, H, W) in [-1, 1] on the CPU, the cells of a Fig. 3 grid
+    (`viz.show_latent_grid`). Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`."""
+    from stargan_lib.models.stargan_v2 import translate_latent
+
+    dev = device_of(ema)
+    x, _ = test_set.subset(np.asarray(idx)).tensors()
+    z = torch.randn(n_codes, ema.cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.stack([torch.stack([translate_latent(ema, x.to(dev), torch.full((len(x),), d, device=dev),
+                                                      z[j].expand(len(x), -1).to(dev)).cpu().clamp(-1, 1)
+                                     for j in range(n_codes)], 1)
+                        for d in range(len(test_set.label_names))], 1)
+
+
+@torch.no_grad()
 def reference_outputs(ema: Any, test_set: Any, idx: Any, ref_idx: Any) -> torch.Tensor:
     """Every image `idx` of `test_set` translated with the style of every reference `ref_idx` (into the
     reference's domain): (S, R, 3, H, W) in [-1, 1] on the CPU, the cells of a Fig. 4 grid
@@ -231,4 +247,5 @@ def measure_reference(ema: Any, test_set: Any, idx: Any, ref_idx: Any, oracle: A
 
 
 __all__ = ["configuration", "run_dir", "train_run", "train_configuration", "pose_setup", "measure_det",
-           "measure_latent", "reference_outputs", "measure_reference", "RUN_KEY_IGNORES", "TRAIN_TIME"]
+           "measure_latent", "latent_outputs", "reference_outputs", "measure_reference", "RUN_KEY_IGNORES",
+           "TRAIN_TIME"]
