@@ -87,6 +87,24 @@ def lpips_margins(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def fid_margins(rows: Iterable[Mapping[str, Any]], key: str = "fid") -> list[dict[str, Any]]:
+    """For each Table 1 step (A->B, B->C, ..., E->F): the change of `key` ("fid" or the course's
+    "oracle_fd") and twice its bootstrap standard error, sqrt(se_a^2 + se_b^2) (None where a
+    configuration or a standard error is missing). The configurations' errors are combined as
+    independent: each was evaluated on its own outputs. A change smaller than its 2 s.e. could flip
+    with another draw of sources."""
+    ok = {r["config"]: r for r in rows if r.get("status") == "ok"}
+    out = []
+    for a, b in zip(LETTERS, LETTERS[1:]):
+        ra, rb = ok.get(a, {}), ok.get(b, {})
+        vals = (ra.get(key), rb.get(key), ra.get(f"{key}_se"), rb.get(f"{key}_se"))
+        if None in vals:
+            out.append({"pair": f"{a}->{b}", "diff": None, "two_se": None})
+            continue
+        out.append({"pair": f"{a}->{b}", "diff": vals[1] - vals[0], "two_se": 2 * math.hypot(vals[2], vals[3])})
+    return out
+
+
 TREND_TEXT = {"lpips_undefined_A_C": "LPIPS undefined for A-C (one output per source)",
               "lpips_D_lt_E_le_F": "LPIPS: D < E <= F (diversity grows)",
               "fid_F_lt_A": "FID: F < A (quality improves over the baseline)"}
