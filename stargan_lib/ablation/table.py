@@ -145,7 +145,7 @@ def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | Non
         style = ("-" if r.get("style_agreement") is None else
                  f"{r['style_agreement']:.2f} ({_fmt(r.get('style_agreement_chance'), '.2f')})")
         lines.append(f"| {r['config']} | {name} | {_pm(r, 'fid', '.1f')} | {_pm(r, 'lpips', '.3f')} | "
-                     f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | {_pm(r, 'oracle_fd', '.1f')} | "
+                     f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | {_pm(r, 'oracle_fd', '.2f')} | "
                      f"{_fmt(r.get('oracle_accuracy'), '.2f')} | {_fmt(r.get('pose_kept'), '.2f')} | {style} | "
                      f"{_fmt(r['train_s'], '.0f')} s | {_fmt(r['eval_s'], '.0f')} s |")
     lines += ["", "Paper: CelebA-HQ, 256 px, 100k iterations, latent-guided synthesis, all test images. Ours: "
