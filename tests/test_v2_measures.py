@@ -4,6 +4,8 @@ Fig. 4 grid layouts. Pure functions on made-up numbers, so each claim is checked
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +146,63 @@ def test_grid_figures_are_labelled_as_in_the_paper():
     with pytest.raises(DataError, match="domain names"):
         show_latent_grid(src, torch.zeros(2, 3, 2, 3, 4, 4), ["cat", "dog"])
     plt.close("all")
+
+
+def test_protocol_course_metrics_with_the_smoke_oracle(tmp_cache, monkeypatch):
+    """The protocol's course metrics, with the smoke oracle and then with an exact reader of the recorded
+    factors ('generators' that return the reference or the source). Inception is replaced by a cheap
+    fixed projection."""
+    from stargan_lib.data import get_oracle, make_dataset
+    from stargan_lib.metrics import fid_metric, protocol
+
+    proj = torch.randn(3 * 4 * 4, 32, generator=torch.Generator().manual_seed(0))
+
+    def features(images, batch_size=50, device="auto", progress=True, quantize=True, desc=""):
+        from stargan_lib.metrics.images import as_image_batches
+
+        xs = torch.cat(list(as_image_batches(images).iterate(10_000)))
+        return (torch.nn.functional.adaptive_avg_pool2d(xs, 4).flatten(1) @ proj).double().numpy()
+
+    monkeypatch.setattr(protocol, "inception_features", features)
+    monkeypatch.setattr(fid_metric, "inception_features", features)
+    train, test = make_dataset("animals", "train", preset="smoke"), make_dataset("animals", "test", preset="smoke")
+    oracle = get_oracle("animals", preset="smoke", progress=False, device="cpu")
+    cfg = protocol.EvalConfig(n_sources=3, n_outputs=2, device="cpu", bootstrap=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fid_metric.FIDSampleSizeWarning)
+        res = protocol.evaluate_protocol(train, test, latent_fn=lambda x, y, z: x, reference_fn=lambda x, y, r: r,
+                                         cfg=cfg, oracle=oracle, progress=False, dataset="animals")
+    ref, lat = res["modes"]["reference"], res["modes"]["latent"]
+    for mode in (ref, lat):
+        assert mode["oracle_fd"] > 0 and mode["oracle_fd_se"] > 0 and mode["fid_se"] > 0 and mode["bootstrap"] == 20
+        assert 0 <= mode["pose_kept"] <= 1
+    assert 0 <= ref["style_agreement"] <= 1 and 0 < ref["style_agreement_chance"] < 1
+
+    # A reader that knows every test image's recorded factors (found by its pixels): outputs that are the
+    # references agree with their style exactly, outputs that are the sources keep their pose exactly, and
+    # with the sources re-paired at random almost none does. Any misalignment of outputs with their
+    # sources or references would show here.
+    keys = {bytes(img): i for i, img in enumerate(np.concatenate([test.images, train.images]))}
+    recorded = {k: np.concatenate([np.asarray(test.factors[k]), np.asarray(train.factors[k])])
+                for k in ("pos_x", "pos_y", "head_size", "fur_color", "pattern")}
+
+    class Reader:
+        def __getattr__(self, name):
+            return getattr(oracle, name)
+
+        def predict(self, x, features=False):
+            out = oracle.predict(x, features=features)
+            u8 = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            rows = np.array([keys[bytes(img)] for img in u8])
+            out["factors"] = {**out["factors"], **{k: torch.as_tensor(recorded[k][rows]).float()
+                                                   for k in ("pos_x", "pos_y", "head_size")}}
+            out["style"] = {k: torch.as_tensor(recorded[k][rows]) for k in out["style"]}
+            return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fid_metric.FIDSampleSizeWarning)
+        exact = protocol.evaluate_protocol(train, test, latent_fn=lambda x, y, z: x, reference_fn=lambda x, y, r: r,
+                                           cfg=cfg, oracle=Reader(), progress=False, dataset="animals")
+    assert exact["modes"]["reference"]["style_agreement"] == 1.0
+    assert exact["modes"]["latent"]["pose_kept"] == 1.0 and exact["modes"]["latent"]["pose_kept_shuffled"] < 0.5
+    assert "style_agreement" not in lat
