@@ -67,6 +67,45 @@ def image_grid(x, nrow: int = 8, padding: int = 1, pad_value: int = 255) -> np.n
     return grid
 
 
+def reference_layout(sources, references, outputs) -> tuple[np.ndarray, int]:
+    """The StarGAN v2 paper's Fig. 4 layout: sources down the left side, references along the top, the
+    output of source i with the style of reference j in cell (i, j); the top-left corner is blank.
+
+    sources (S, ...), references (R, ...), outputs (S, R, 3, H, W) or (S, R, H, W, 3) (any form
+    `to_uint8_batch` takes). Returns ((S + 1) * (R + 1) uint8 images, R + 1), for `image_grid`
+    or `save_grid`. Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`.
+    """
+    src, ref = to_uint8_batch(sources), to_uint8_batch(references)
+    out = np.asarray(outputs.detach().cpu().float() if torch.is_tensor(outputs) else outputs)
+    if out.ndim != 5 or out.shape[:2] != (len(src), len(ref)):
+        raise DataError(f"outputs of shape {out.shape} do not fit {len(src)} sources x {len(ref)} references; "
+                        "give (sources, references, 3, H, W)")
+    cells = to_uint8_batch(out.reshape(-1, *out.shape[2:])).reshape(len(src), len(ref), *src.shape[1:])
+    if src.shape[1:] != ref.shape[1:] or cells.shape[2:] != src.shape[1:]:
+        raise DataError(f"sources {src.shape[1:]}, references {ref.shape[1:]} and outputs {cells.shape[2:]} "
+                        "must have one image size")
+    blank = np.full((1, *src.shape[1:]), 255, np.uint8)
+    rows = [np.concatenate([blank, ref])] + [np.concatenate([src[i:i + 1], cells[i]]) for i in range(len(src))]
+    return np.concatenate(rows), len(ref) + 1
+
+
+def latent_layout(sources, outputs) -> tuple[np.ndarray, int]:
+    """The StarGAN v2 paper's Fig. 3 layout for latent-guided synthesis: one row per source, the source
+    then, for each target domain in turn, its outputs for several latent codes.
+
+    sources (S, ...), outputs (S, T, Z, 3, H, W): T target domains, Z latent codes each. Returns
+    (S * (1 + T * Z) uint8 images, 1 + T * Z). Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`.
+    """
+    src = to_uint8_batch(sources)
+    out = np.asarray(outputs.detach().cpu().float() if torch.is_tensor(outputs) else outputs)
+    if out.ndim != 6 or out.shape[0] != len(src):
+        raise DataError(f"outputs of shape {out.shape} do not fit {len(src)} sources; give "
+                        "(sources, target domains, latent codes, 3, H, W)")
+    per_row = out.shape[1] * out.shape[2]
+    cells = to_uint8_batch(out.reshape(-1, *out.shape[3:])).reshape(len(src), per_row, *src.shape[1:])
+    return np.concatenate([np.concatenate([src[i:i + 1], cells[i]]) for i in range(len(src))]), per_row + 1
+
+
 def save_grid(x, path: str | Path, nrow: int = 8, scale: int = 1) -> Path:
     """Write an image grid as a PNG (atomically); `scale` enlarges it by pixel repetition.
 

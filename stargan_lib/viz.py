@@ -19,7 +19,8 @@ from typing import Sequence
 import numpy as np
 
 from stargan_lib.errors import DataError
-from stargan_lib.grids import to_uint8_batch, image_grid, save_grid  # noqa: F401  (one implementation)
+from stargan_lib.grids import (latent_layout, reference_layout, to_uint8_batch, image_grid,  # noqa: F401
+                               save_grid)
 
 
 def show_grid(x, nrow: int = 8, title: str | None = None, row_labels: Sequence[str] | None = None,
@@ -56,6 +57,34 @@ def show_grid(x, nrow: int = 8, title: str | None = None, row_labels: Sequence[s
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def show_reference_grid(sources, references, outputs, source_labels: Sequence[str] | None = None,
+                        reference_labels: Sequence[str] | None = None, title: str | None = None,
+                        inch_per_image: float = 0.9):
+    """Reference-guided synthesis laid out as the StarGAN v2 paper's Fig. 4: sources down the left
+    side, references along the top, each cell the source with the reference's style
+    (`grids.reference_layout`; outputs (S, R, 3, H, W), e.g. `experiments.stargan_v2.reference_outputs`).
+    Labels name the rows (sources) and columns (references). Introduced in
+    `notebooks/05_stargan_v2_D_to_F.ipynb`."""
+    cells, nrow = reference_layout(sources, references, outputs)
+    rows = None if source_labels is None else ["reference →"] + list(source_labels)
+    cols = None if reference_labels is None else ["source ↓"] + list(reference_labels)
+    return show_grid(cells, nrow=nrow, title=title, row_labels=rows, col_labels=cols, inch_per_image=inch_per_image)
+
+
+def show_latent_grid(sources, outputs, domain_names: Sequence[str], source_labels: Sequence[str] | None = None,
+                     title: str | None = None, inch_per_image: float = 0.9):
+    """Latent-guided synthesis laid out as the StarGAN v2 paper's Fig. 3: one row per source, then for
+    each target domain its outputs for several latent codes (`grids.latent_layout`; outputs
+    (S, T, Z, 3, H, W) with T = len(domain_names)). Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`."""
+    t, z = outputs.shape[1], outputs.shape[2]
+    if len(domain_names) != t:
+        raise DataError(f"{len(domain_names)} domain names for {t} target domains of the outputs")
+    cells, nrow = latent_layout(sources, outputs)
+    cols = ["source"] + [f"{d} z{j + 1}" for d in domain_names for j in range(z)]
+    return show_grid(cells, nrow=nrow, title=title, row_labels=source_labels, col_labels=cols,
+                     inch_per_image=inch_per_image)
 
 
 def show_examples(imageset, per_label: int = 8, title: str | None = None, seed: int = 0):

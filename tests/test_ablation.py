@@ -147,8 +147,20 @@ def test_smoke_run_writes_the_table(smoke_run):
         assert float(r["fid"]) == pytest.approx(recs[r["config"]]["metrics"]["fid"])
         assert float(r["paper_fid"]) == ablation.PAPER_TABLE1[r["config"]]["fid"]
         assert (r["lpips"] == "") == (r["config"] in "ABC")
+    assert list(rows[0])[:5] == ["config", "fid", "fid_se", "lpips", "lpips_se"]
+    for r in rows:
+        m = recs[r["config"]]["metrics"]
+        # smoke: D-F have one source per domain, nothing to resample: their standard errors are undefined
+        # (empty); A-C translate n_sources x n_outputs = 2 sources per domain, so their FID has one
+        assert (r["fid_se"] == "") == (r["config"] in "DEF") and r["lpips_se"] == ""
+        if r["config"] in "ABC":
+            assert float(r["fid_se"]) == pytest.approx(m["fid_se"]) and m["fid_se"] > 0
+        # the course metrics, read by the oracle (no reference-guided evaluation at smoke: no style agreement)
+        assert float(r["oracle_fd"]) == pytest.approx(m["oracle_fd"]) and float(r["oracle_fd"]) > 0
+        assert 0 <= float(r["oracle_accuracy"]) <= 1 and 0 <= float(r["pose_kept"]) <= 1
+        assert r["style_agreement"] == "" and r["style_agreement_chance"] == ""
     text = (out / "ablation.md").read_text()
-    assert "Preset `smoke`, dataset `animals`" in text
+    assert "Preset `smoke`, dataset `animals`" in text and "oracle FD" in text
     for c, paper in ablation.PAPER_TABLE1.items():
         ours = f"{recs[c]['metrics']['fid']:.1f}"
         line = next(line for line in text.splitlines() if line.startswith(f"| {c} |"))
@@ -266,6 +278,16 @@ def test_lpips_differences_within_the_noise_are_said_so():
     line = next(x for x in md.splitlines() if x.startswith("- LPIPS: D < E <= F"))
     assert line.startswith("- LPIPS: D < E <= F (diversity grows): holds, but E->F +0.002 is within the noise")
     assert "D->E" not in line                         # 0.058 is far outside its 2 s.e. (0.010)
+    fid_se = [dict(r, fid_se=0.5 + i) for i, r in enumerate(rows)]
+    steps = {m["pair"]: m for m in ablation.fid_margins(fid_se)}
+    assert list(steps) == ["A->B", "B->C", "C->D", "D->E", "E->F"]
+    assert steps["A->B"]["diff"] == pytest.approx(-1.0)
+    assert steps["A->B"]["two_se"] == pytest.approx(2 * (0.5 ** 2 + 1.5 ** 2) ** 0.5)
+    assert ablation.fid_margins(rows)[0]["diff"] is None                 # no standard errors: not judged
+    assert "| 100.0 ± 0.5 |" in ablation.table_markdown(fid_se)
+    csv_rows = list(csv.DictReader(ablation.table_csv(fid_se).splitlines()))
+    assert [r["fid_se"] for r in csv_rows] == ["0.5", "1.5", "2.5", "3.5", "4.5", "5.5"]
+    assert [r["lpips_se"] for r in csv_rows] == ["", "", "", "0.004", "0.003", "0.003"]     # undefined for A-C
     no_se = [dict(r, lpips_se=None) for r in rows]
     assert ablation.lpips_margins(no_se)[1]["diff"] is None
     assert "within the noise" not in ablation.table_markdown(no_se)

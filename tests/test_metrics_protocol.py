@@ -7,6 +7,7 @@ where it is done, so that they take a fraction of a second per run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -87,14 +88,22 @@ def test_modes_pairs_and_json(stub_features, tmp_cache):
         res = evaluate_protocol(train, test, latent_fn=latent_fn, reference_fn=reference_fn, cfg=cfg,
                                 progress=False, dataset="toy")
         det = evaluate_protocol(train, test, det_fn=det_fn, cfg=cfg, progress=False, dataset="toy")
+        no_boot = evaluate_protocol(train, test, latent_fn=latent_fn, cfg=dataclasses.replace(cfg, bootstrap=0),
+                                    progress=False, dataset="toy")
     lat = res["modes"]["latent"]["pairs"]["red->blue"]
     assert lat["n_images"] == 8 and lat["n_sources"] == 2
     # diversity: the latent generator varies, so LPIPS > 0; deterministic: LPIPS undefined
     assert res["modes"]["latent"]["lpips"] > 0
     # its standard error over the 2 sources of each pair, and of the mean over pairs
     assert lat["lpips_se"] is not None and lat["lpips_se"] >= 0
-    pair_se = [p["lpips_se"] for p in res["modes"]["latent"]["pairs"].values()]
-    assert res["modes"]["latent"]["lpips_se"] == pytest.approx(np.sqrt(np.sum(np.square(pair_se))) / len(pair_se))
+    # without a bootstrap: the pairs' errors in quadrature; with it (the default): over the sources
+    pair_se = [p["lpips_se"] for p in no_boot["modes"]["latent"]["pairs"].values()]
+    assert no_boot["modes"]["latent"]["lpips_se"] == pytest.approx(np.sqrt(np.sum(np.square(pair_se))) / len(pair_se))
+    assert no_boot["modes"]["latent"]["fid_se"] is None and no_boot["modes"]["latent"]["bootstrap"] == 0
+    boot = res["modes"]["latent"]
+    assert boot["bootstrap"] == cfg.bootstrap and boot["fid_se"] > 0 and boot["lpips_se"] > 0
+    assert boot["lpips_se"] != no_boot["modes"]["latent"]["lpips_se"]
+    assert det["modes"]["deterministic"]["fid_se"] > 0 and "lpips_se" in det["modes"]["deterministic"]
     d = det["modes"]["deterministic"]
     assert d["lpips"] is None and all(p["lpips"] is None for p in d["pairs"].values())
     # deterministic mode translates n_sources x n_outputs sources (capped by the 5 test images)

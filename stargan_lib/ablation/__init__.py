@@ -47,12 +47,12 @@ from stargan_lib.ablation.settings import (DEFAULT_OUT, MANIFEST, MANIFEST_KEYS,
                                           TABLE_FILES, ablation_iters, as_preset, check_dataset, check_manifest,
                                           data_root, default_out_dir, eval_sizes, experiment_config, is_done,
                                           load_result, make_manifest, parse_configs, resolve_out_dir)
-from stargan_lib.ablation.table import (CSV_COLUMNS, TREND_TEXT, collect_results, lpips_margins,  # noqa: F401
-                                       plot_table, table_csv, table_markdown, trend, write_table)
+from stargan_lib.ablation.table import (CSV_COLUMNS, TREND_TEXT, collect_results, fid_margins,  # noqa: F401
+                                       lpips_margins, plot_table, table_csv, table_markdown, trend, write_table)
 
 __all__ = ["PAPER_TABLE1", "Experiment", "AblationRun", "AblationLock", "parse_configs", "default_out_dir", "ablation_iters",
            "experiment_config", "eval_sizes", "make_manifest", "check_manifest", "prepare", "train_configuration",
            "write_grids", "evaluate_configuration", "headline", "write_result", "run_experiment",
            "experiment_notebook", "resolve_out_dir", "default_jobs", "execute_experiment", "load_result", "is_done", "run_ablation", "collect_results", "trend",
            "lpips_margins",
-           "table_markdown", "table_csv", "plot_table", "write_table"]
+           "table_markdown", "table_csv", "plot_table", "write_table", "fid_margins"]

@@ -170,12 +170,17 @@ def evaluate_configuration(exp: Experiment, ema: Any, progress: bool = True) -> 
 
 def headline(protocol: Mapping[str, Any]) -> dict[str, Any]:
     """The Table 1 numbers of one evaluation: latent-guided FID / LPIPS (D–F) or the deterministic
-    FID (A–C, LPIPS None), the oracle's scores, and the reference-guided numbers when evaluated."""
+    FID (A–C, LPIPS None) with their bootstrap standard errors over the sources, the oracle's scores
+    and the course metrics (oracle Fréchet distance, pose kept), and the reference-guided numbers
+    (FID, LPIPS, style agreement with its chance level) when evaluated."""
     modes = protocol["modes"]
     mode = "latent" if "latent" in modes else "deterministic"
     m = modes[mode]
-    out = {"mode": mode, "fid": m["fid"], "lpips": m["lpips"], "lpips_se": m.get("lpips_se"),
+    ref = modes.get("reference", {})
+    out = {"mode": mode, "fid": m["fid"], "fid_se": m.get("fid_se"), "lpips": m["lpips"], "lpips_se": m.get("lpips_se"),
            "oracle_accuracy": m.get("accuracy"), "content_error": m.get("content_error"),
+           "oracle_fd": m.get("oracle_fd"), "oracle_fd_se": m.get("oracle_fd_se"), "pose_kept": m.get("pose_kept"),
+           "style_agreement": ref.get("style_agreement"), "style_agreement_chance": ref.get("style_agreement_chance"),
            "fid_reference": modes.get("reference", {}).get("fid"),
            "lpips_reference": modes.get("reference", {}).get("lpips"),
            "images_per_pair": max(v["n_images"] for v in m["pairs"].values())}

@@ -16,9 +16,15 @@ from stargan_lib.ablation.settings import MANIFEST, PAPER_NAMES, PAPER_TABLE1, T
 from stargan_lib.configs_v2 import DESCRIPTIONS, LETTERS
 from stargan_lib.utils import atomic_write_bytes, read_json_object
 
-CSV_COLUMNS = ("config", "description", "status", "fid", "lpips", "lpips_se", "oracle_accuracy", "content_error",
+# The paper's metrics with their bootstrap standard errors over the sources, then the course metrics
+# (read by the oracle on synthetic data: oracle Fréchet distance, target accuracy, pose kept, reference
+# style agreement and its chance level), then the run. Empty where undefined.
+CSV_COLUMNS = ("config", "fid", "fid_se", "lpips", "lpips_se", "oracle_fd", "oracle_fd_se", "oracle_accuracy",
+               "pose_kept", "style_agreement", "style_agreement_chance", "content_error", "description", "status",
                "fid_reference", "lpips_reference", "images_per_pair", "paper_fid", "paper_lpips", "iterations",
                "train_s", "eval_s", "total_s", "preset", "dataset", "seed", "notebook", "error")
+COURSE_METRICS = ("oracle_fd", "oracle_fd_se", "oracle_accuracy", "pose_kept", "style_agreement",
+                  "style_agreement_chance")
 
 
 def collect_results(out_dir: str | Path) -> list[dict[str, Any]]:
@@ -31,8 +37,9 @@ def collect_results(out_dir: str | Path) -> list[dict[str, Any]]:
         m, t = res.get("metrics", {}), res.get("timings", {})
         rows.append({
             "config": letter, "description": res.get("description", DESCRIPTIONS[letter]),
-            "status": res.get("status", "failed"), "fid": m.get("fid"), "lpips": m.get("lpips"),
-            "lpips_se": m.get("lpips_se"),
+            "status": res.get("status", "failed"), "fid": m.get("fid"), "fid_se": m.get("fid_se"),
+            "lpips": m.get("lpips"), "lpips_se": m.get("lpips_se"),
+            **{k: m.get(k) for k in COURSE_METRICS},
             "oracle_accuracy": m.get("oracle_accuracy"), "content_error": m.get("content_error"),
             "fid_reference": m.get("fid_reference"), "lpips_reference": m.get("lpips_reference"),
             "images_per_pair": m.get("images_per_pair"),
@@ -80,6 +87,24 @@ def lpips_margins(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def fid_margins(rows: Iterable[Mapping[str, Any]], key: str = "fid") -> list[dict[str, Any]]:
+    """For each Table 1 step (A->B, B->C, ..., E->F): the change of `key` ("fid" or the course's
+    "oracle_fd") and twice its bootstrap standard error, sqrt(se_a^2 + se_b^2) (None where a
+    configuration or a standard error is missing). The configurations' errors are combined as
+    independent: each was evaluated on its own outputs. A change smaller than its 2 s.e. could flip
+    with another draw of sources."""
+    ok = {r["config"]: r for r in rows if r.get("status") == "ok"}
+    out = []
+    for a, b in zip(LETTERS, LETTERS[1:]):
+        ra, rb = ok.get(a, {}), ok.get(b, {})
+        vals = (ra.get(key), rb.get(key), ra.get(f"{key}_se"), rb.get(f"{key}_se"))
+        if None in vals:
+            out.append({"pair": f"{a}->{b}", "diff": None, "two_se": None})
+            continue
+        out.append({"pair": f"{a}->{b}", "diff": vals[1] - vals[0], "two_se": 2 * math.hypot(vals[2], vals[3])})
+    return out
+
+
 TREND_TEXT = {"lpips_undefined_A_C": "LPIPS undefined for A-C (one output per source)",
               "lpips_D_lt_E_le_F": "LPIPS: D < E <= F (diversity grows)",
               "fid_F_lt_A": "FID: F < A (quality improves over the baseline)"}
@@ -89,6 +114,12 @@ def _fmt(v: Any, spec: str = ".1f") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     return format(v, spec) if isinstance(v, (int, float)) else str(v)
+
+
+def _pm(r: Mapping[str, Any], key: str, spec: str) -> str:
+    """`value ± se` (just the value where the standard error is undefined)."""
+    v, se = r.get(key), r.get(f"{key}_se")
+    return _fmt(v, spec) + (f" ± {format(se, spec)}" if v is not None and se is not None else "")
 
 
 def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | None = None) -> str:
@@ -101,26 +132,38 @@ def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | Non
                   f"evaluation: {ev.get('n_sources')} source image(s) per domain x {ev.get('n_outputs')} outputs "
                   f"per source and target domain{' (latent-guided only)' if not ev.get('reference') else ''}, real FID statistics from "
                   f"{ev.get('n_real') or 'all'} training images per domain.", ""]
-    lines += ["| | Configuration | FID (ours) | LPIPS (ours) | oracle accuracy | FID (paper) | LPIPS (paper) "
-              "| train | eval |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| | Configuration | FID (ours) | LPIPS (ours) | FID (paper) | LPIPS (paper) | oracle FD | "
+              "oracle accuracy | pose kept | style agreement (chance) | train | eval |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         name = PAPER_NAMES[r["config"]]
         if r["status"] != "ok":
             nb = Path(r["notebook"]).name if r.get("notebook") else "?"
-            lines.append(f"| {r['config']} | {name} | **failed** | see `notebooks/{nb}` | | "
-                         f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | | |")
+            lines.append(f"| {r['config']} | {name} | **failed** | see `notebooks/{nb}` | "
+                         f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | | | | | | |")
             continue
-        lp = _fmt(r["lpips"], ".3f") + (f" ± {r['lpips_se']:.3f}" if r.get("lpips_se") is not None else "")
-        lines.append(f"| {r['config']} | {name} | {_fmt(r['fid'])} | {lp} | "
-                     f"{_fmt(r['oracle_accuracy'], '.2f')} | {_fmt(r['paper_fid'])} | "
-                     f"{_fmt(r['paper_lpips'], '.3f')} | {_fmt(r['train_s'], '.0f')} s | {_fmt(r['eval_s'], '.0f')} s |")
+        style = ("-" if r.get("style_agreement") is None else
+                 f"{r['style_agreement']:.2f} ({_fmt(r.get('style_agreement_chance'), '.2f')})")
+        lines.append(f"| {r['config']} | {name} | {_pm(r, 'fid', '.1f')} | {_pm(r, 'lpips', '.3f')} | "
+                     f"{_fmt(r['paper_fid'])} | {_fmt(r['paper_lpips'], '.3f')} | {_pm(r, 'oracle_fd', '.2f')} | "
+                     f"{_fmt(r.get('oracle_accuracy'), '.2f')} | {_fmt(r.get('pose_kept'), '.2f')} | {style} | "
+                     f"{_fmt(r['train_s'], '.0f')} s | {_fmt(r['eval_s'], '.0f')} s |")
     lines += ["", "Paper: CelebA-HQ, 256 px, 100k iterations, latent-guided synthesis, all test images. Ours: "
               "FID of A-C from one output per source (as many distinct sources as D-F have outputs), of D-F "
-              "latent-guided; LPIPS over the pairs of each source's outputs (± its standard error over the "
-              "sources). FID from few images is biased "
+              "latent-guided; LPIPS over the pairs of each source's outputs. ± is a bootstrap standard error "
+              "over the source images (each source domain's sources resampled with replacement, every metric "
+              "recomputed; `stargan_lib/metrics/bootstrap.py`): the evaluation's sampling noise, not the "
+              "training seed's. FID from few images is biased "
               "upwards: compare only numbers computed with the same image counts (same preset), and read the "
-              "trend, not the absolute values, against the paper.", "", "## Trend", ""]
+              "trend, not the absolute values, against the paper.", "",
+              "Course metrics (synthetic data only, read by the oracle classifier; not in the paper): "
+              "**oracle FD** is a Fréchet distance between outputs and real target-domain images in the "
+              "oracle's 256-d feature space (not FID, not comparable with it); **oracle accuracy** the share "
+              "of outputs read as the target domain; **pose kept** the share whose position and head size are "
+              "read within the oracle's own 99th-percentile error of the source's recorded values; **style "
+              "agreement** (E-F, reference-guided, when evaluated) the share of fur colour / pattern classes "
+              "read as the reference's recorded ones, with the level of randomly paired references.",
+              "", "## Trend", ""]
     for key, ok in trend(rows).items():
         mark = "not measured (configuration missing or failed)" if ok is None else ("holds" if ok else "does NOT hold")
         if key == "lpips_D_lt_E_le_F" and ok is not None:
@@ -158,7 +201,12 @@ def plot_table(rows: list[dict[str, Any]], title: str = ""):
     fig = Figure(figsize=(11, 4))        # not pyplot: no GUI backend needed, nothing left open
     ax1, ax3 = fig.subplots(1, 2)
     ours = [by[c]["fid"] if c in by and by[c]["status"] == "ok" else np.nan for c in letters]
-    ax1.bar(x, np.nan_to_num(ours), color="tab:blue", label="ours (left axis)")
+    ax1.bar(x, np.nan_to_num(ours), color="tab:blue", label="ours (left axis, ± 2 s.e.)")
+    fse = [(i, by[c]["fid"], 2 * by[c]["fid_se"]) for i, c in enumerate(letters)
+           if c in by and by[c]["status"] == "ok" and by[c].get("fid_se") is not None]
+    if fse:
+        i, v, e = zip(*fse)
+        ax1.errorbar(i, v, yerr=e, fmt="none", ecolor="black", capsize=3)
     for i, c in enumerate(letters):
         if c in by and by[c]["status"] != "ok":
             ax1.text(i, 0, "failed", rotation=90, ha="center", va="bottom", color="tab:red")

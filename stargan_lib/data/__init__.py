@@ -5,4 +5,5 @@ from stargan_lib.data.export import export_imageset  # noqa: F401
 from stargan_lib.data.real import CelebADataset, FolderDataset, detect_layout  # noqa: F401
 from stargan_lib.data.oracle import Oracle, evaluate_oracle, get_oracle, train_oracle  # noqa: F401
 from stargan_lib.data.synthetic import (DATASETS, content_factors, describe, factor_names,  # noqa: F401
-                                        make_dataset, paint_factors, render)
+                                        make_dataset, paint_factors, pose_factors, render, style_classes,
+                                        style_factors)

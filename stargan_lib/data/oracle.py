@@ -9,10 +9,15 @@ classifier: every image comes with its generative factors, so one network per da
 - a classification head: one logit per attribute (binary cross-entropy, for "faces") or one logit
   per domain (cross-entropy, for "expressions", "animals", "faces_gender"), and
 - a regression head: the dataset's *content* factors (position, face shape, skin tone, background,
-  see `synthetic.content_factors`), standardised, with a squared error.
+  see `synthetic.content_factors`), standardised, with a squared error, and
+- one classification head per *style* factor where the dataset records one (animals: fur colour and
+  pattern class, see `synthetic.style_factors`), cross-entropy; notebook 05 uses them to ask whether a
+  reference-guided output took its reference's style.
 
 A translation is then judged by whether the oracle reads the *target* label from the output, and
-whether it reads the *same* content factors from the output as from the input.
+whether it reads the *same* content factors from the output as from the input. The 256 numbers
+before the heads (`Oracle.embed`) are the feature space of the course's "oracle Fréchet distance"
+(`metrics.oracle_metrics.oracle_frechet_distance`).
 
 `get_oracle` trains an oracle once on the synthetic train split and caches its weights under
 `cache_dir("oracle")`; `evaluate_oracle` measures it on a held-out split.
@@ -37,7 +42,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from stargan_lib.data.base import ImageSet
-from stargan_lib.data.synthetic import RENDERER_VERSION, content_factors, dataset_info, make_dataset
+from stargan_lib.data.synthetic import RENDERER_VERSION, content_factors, dataset_info, make_dataset, style_classes
 from stargan_lib.errors import CheckpointError, ConfigError, DataError
 from stargan_lib.presets import Preset, get_preset
 from stargan_lib.utils import atomic_torch_save, cache_dir, params_key, resolve_device, safe_torch_load
@@ -56,15 +61,18 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class OracleNet(nn.Module):
-    """A small VGG-like CNN with a classification head and a content-regression head.
+    """A small VGG-like CNN with a classification head, a content-regression head and optional
+    style-classification heads.
 
     Two conv blocks at full resolution (thin, so that 1-pixel details such as a brow's tilt are
     seen before any pooling), then a 2x max-pool + conv block per halving down to 4x4 (2 halvings
-    at 16 px, 3 at 32 px, 5 at 128 px), a 256-unit hidden layer and two heads. Flattening the 4x4
-    map keeps the coarse layout, which the position regressors need.
+    at 16 px, 3 at 32 px, 5 at 128 px), a 256-unit hidden layer and the heads. Flattening the 4x4
+    map keeps the coarse layout, which the position regressors need. `style_classes` gives the
+    class count of each style head (none by default).
     """
 
-    def __init__(self, n_labels: int, n_factors: int, image_size: int, width: int = 16):
+    def __init__(self, n_labels: int, n_factors: int, image_size: int, width: int = 16,
+                 style_classes: tuple[int, ...] | list[int] = ()):
         super().__init__()
         if image_size < 8 or image_size & (image_size - 1):
             raise ConfigError(f"oracle image_size={image_size} must be a power of two >= 8 (16, 32, 64, 128)")
@@ -79,10 +87,14 @@ class OracleNet(nn.Module):
         self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(c * 16, 256), nn.ReLU(inplace=True))
         self.cls_head = nn.Linear(256, n_labels)
         self.reg_head = nn.Linear(256, n_factors)
+        self.style_heads = nn.ModuleList([nn.Linear(256, int(k)) for k in style_classes])
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layer before the heads: (B, 256) features (the oracle Fréchet distance's space)."""
+        return self.hidden(self.features(x))           # (B, C, 4, 4) -> (B, 256)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(x)                  # (B, C, 4, 4)
-        h = self.hidden(h)                    # (B, 256)
+        h = self.embed(x)
         return self.cls_head(h), self.reg_head(h)   # (B, K) logits, (B, F) standardised factors
 
 
@@ -94,7 +106,8 @@ class Oracle(OracleNet):
     """
 
     def __init__(self, meta: dict[str, Any]):
-        super().__init__(len(meta["label_names"]), sum(meta["factor_dims"]), meta["image_size"], meta["width"])
+        super().__init__(len(meta["label_names"]), sum(meta["factor_dims"]), meta["image_size"], meta["width"],
+                         [len(c) for c in meta.get("style_classes", {}).values()])
         self.meta = meta
         self.register_buffer("factor_mean", torch.tensor(meta["factor_mean"], dtype=torch.float32))
         self.register_buffer("factor_std", torch.tensor(meta["factor_std"], dtype=torch.float32))
@@ -114,6 +127,11 @@ class Oracle(OracleNet):
     @property
     def factor_names(self) -> list[str]:
         return list(self.meta["factor_names"])
+
+    @property
+    def style_names(self) -> list[str]:
+        """The style factors this oracle reads (empty for an oracle without style heads)."""
+        return list(self.meta.get("style_classes", {}))
 
     @property
     def image_size(self) -> int:
@@ -141,24 +159,31 @@ class Oracle(OracleNet):
         return x
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, batch_size: int = 256) -> dict[str, Any]:
-        """Read labels and content factors from images x (B, 3, H, W) in [-1, 1].
+    def predict(self, x: torch.Tensor, batch_size: int = 256, features: bool = False) -> dict[str, Any]:
+        """Read labels, content factors and style classes from images x (B, 3, H, W) in [-1, 1].
 
         Returns a dict with
           "logits": (B, K);  "probs": sigmoid (binary) or softmax (domain) of the logits;
           "labels": (B, K) float 0/1 for binary sets, (B,) long domain indices for domain sets;
-          "factors": {content factor name: (B,) or (B, k) tensor in the dataset's units}.
+          "factors": {content factor name: (B,) or (B, k) tensor in the dataset's units};
+          "style": {style factor name: (B,) long class index} (empty without style heads);
+          "features": (B, 256) `embed` features, only with `features=True`.
         Images of another size are resized to the oracle's size first.
         """
         was_training = self.training
         self.eval()
         dev = self.factor_mean.device
         x = self._prepare(x)
-        logits, reg = [], []
+        logits, reg, feats = [], [], []
+        styles: list[list[torch.Tensor]] = [[] for _ in self.style_heads]
         for start in range(0, len(x), batch_size):
-            lo, rg = self(x[start:start + batch_size].to(dev))
-            logits.append(lo)
-            reg.append(rg)
+            h = self.embed(x[start:start + batch_size].to(dev))
+            logits.append(self.cls_head(h))
+            reg.append(self.reg_head(h))
+            for out, head in zip(styles, self.style_heads):
+                out.append(head(h).argmax(1))
+            if features:
+                feats.append(h)
         self.train(was_training)
         k = len(self.label_names)
         logits = torch.cat(logits) if logits else torch.zeros(0, k, device=dev)
@@ -175,7 +200,12 @@ class Oracle(OracleNet):
             v = reg[:, col:col + dim]
             factors[name] = v[:, 0] if dim == 1 and self.meta["factor_scalar"][name] else v
             col += dim
-        return {"logits": logits, "probs": probs, "labels": labels, "factors": factors}
+        style = {name: (torch.cat(v) if v else torch.zeros(0, dtype=torch.long, device=dev))
+                 for name, v in zip(self.style_names, styles)}
+        out = {"logits": logits, "probs": probs, "labels": labels, "factors": factors, "style": style}
+        if features:
+            out["features"] = torch.cat(feats) if feats else torch.zeros(0, 256, device=dev)
+        return out
 
 
 # ==================================================================================================
@@ -205,7 +235,7 @@ def _batch(images_u8: torch.Tensor, idx: np.ndarray, device: torch.device) -> to
 def train_oracle(train_set: ImageSet, epochs: int, seed: int = 0, batch_size: int = 32, lr: float = 2e-3,
                  width: int = 16, noise: float = 0.04, device: str | torch.device = "cpu",
                  progress: bool = True) -> Oracle:
-    """Train an oracle on a synthetic image set (labels + content factors).
+    """Train an oracle on a synthetic image set (labels + content factors + style classes).
 
     Adam with a cosine learning-rate decay; the only augmentation is a little Gaussian pixel noise
     (std drawn in [0, `noise`] per image), so that the oracle also reads slightly noisy generator
@@ -218,16 +248,22 @@ def train_oracle(train_set: ImageSet, epochs: int, seed: int = 0, batch_size: in
     names = content_factors(train_set.name)
     targets, dims, scalar = _factor_matrix(train_set, names)
     mean, std = targets.mean(0), np.maximum(targets.std(0), 1e-6)
+    styles = style_classes(train_set.name)
+    for name in styles:
+        if name not in train_set.factors:
+            raise DataError(f"image set {train_set.name!r} has no style factor {name!r}; oracles need synthetic "
+                            "sets made by stargan_lib.data.synthetic")
     meta = {"dataset": train_set.name, "image_size": train_set.image_size, "width": width,
             "label_names": list(info.label_names), "label_kind": info.label_kind,
             "factor_names": names, "factor_dims": dims, "factor_scalar": scalar,
-            "factor_mean": mean.tolist(), "factor_std": std.tolist(),
+            "factor_mean": mean.tolist(), "factor_std": std.tolist(), "style_classes": styles,
             "train": {"n": len(train_set), "epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
                       "oracle_version": ORACLE_VERSION, "renderer_version": RENDERER_VERSION}}
     images = torch.from_numpy(np.ascontiguousarray(train_set.images))
     y_cls = torch.from_numpy(train_set.labels).to(device)
     y_cls = y_cls.float() if info.label_kind == "binary" else y_cls.long()
     y_reg = torch.from_numpy((targets - mean) / std).float().to(device)
+    y_style = [torch.from_numpy(np.asarray(train_set.factors[name], np.int64)).to(device) for name in styles]
 
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[]):
@@ -247,13 +283,16 @@ def train_oracle(train_set: ImageSet, epochs: int, seed: int = 0, batch_size: in
                     continue
                 x = _batch(images, idx, device)
                 x = x + torch.randn_like(x) * (torch.rand(len(x), 1, 1, 1, device=device) * noise)
-                logits, reg = oracle(x)
+                h = oracle.embed(x)
+                logits, reg = oracle.cls_head(h), oracle.reg_head(h)
                 if info.label_kind == "binary":
                     loss_cls = F.binary_cross_entropy_with_logits(logits, y_cls[idx])
                 else:
                     loss_cls = F.cross_entropy(logits, y_cls[idx])
                 loss_reg = F.mse_loss(reg, y_reg[idx])
                 loss = loss_cls + loss_reg
+                for head, y in zip(oracle.style_heads, y_style):
+                    loss = loss + F.cross_entropy(head(h), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -271,7 +310,8 @@ def evaluate_oracle(oracle: Oracle, imageset: ImageSet, batch_size: int = 256) -
     Returns {"accuracy": {attribute or domain: accuracy}, "min_accuracy", "mean_accuracy",
     "overall_accuracy" (domain sets: fraction of images whose domain is read right; binary sets:
     fraction whose every attribute is read right), "r2": {content factor: R^2},
-    "mae": {content factor: mean absolute error in the factor's units}, "n"}.
+    "mae": {content factor: mean absolute error in the factor's units}, "style_accuracy": {style factor:
+    fraction of images whose class is read right} (empty without style heads), "n"}.
     For a domain set, the accuracy of a domain is the fraction of that domain's images classified
     as it (its recall).
     """
@@ -281,6 +321,7 @@ def evaluate_oracle(oracle: Oracle, imageset: ImageSet, batch_size: int = 256) -
     if len(imageset) == 0:
         raise DataError(f"cannot evaluate an oracle on the empty image set {imageset.name!r}/{imageset.split!r}")
     preds: dict[str, list] = {"labels": [], "factors": []}
+    style_pred: dict[str, list] = {name: [] for name in oracle.style_names}
     images = torch.from_numpy(np.ascontiguousarray(imageset.images))
     dev = oracle.factor_mean.device
     for start in range(0, len(imageset), batch_size):
@@ -288,6 +329,8 @@ def evaluate_oracle(oracle: Oracle, imageset: ImageSet, batch_size: int = 256) -
         out = oracle.predict(_batch(images, idx, dev), batch_size=batch_size)
         preds["labels"].append(out["labels"].cpu().numpy())
         preds["factors"].append(torch.cat([v.reshape(len(idx), -1) for v in out["factors"].values()], 1).cpu().numpy())
+        for name in style_pred:
+            style_pred[name].append(out["style"][name].cpu().numpy())
     labels = np.concatenate(preds["labels"])
     fac_pred = np.concatenate(preds["factors"])
     fac_true, dims, _ = _factor_matrix(imageset, oracle.factor_names)
@@ -311,8 +354,10 @@ def evaluate_oracle(oracle: Oracle, imageset: ImageSet, batch_size: int = 256) -
         mae[name] = float(np.abs(t - p).mean())
         col += dim
     vals = [v for v in acc.values() if not math.isnan(v)]
+    style_acc = {name: float((np.concatenate(v) == np.asarray(imageset.factors[name])).mean())
+                 for name, v in style_pred.items()}
     return {"accuracy": acc, "min_accuracy": min(vals), "mean_accuracy": float(np.mean(vals)),
-            "overall_accuracy": overall, "r2": r2, "mae": mae, "n": len(imageset)}
+            "overall_accuracy": overall, "r2": r2, "mae": mae, "style_accuracy": style_acc, "n": len(imageset)}
 
 
 # ==================================================================================================
@@ -320,9 +365,13 @@ def evaluate_oracle(oracle: Oracle, imageset: ImageSet, batch_size: int = 256) -
 # ==================================================================================================
 
 def oracle_path(name: str, image_size: int, n_train: int, epochs: int, seed: int = 0) -> Path:
-    """Where the oracle of these training parameters is cached."""
-    key = params_key({"dataset": name, "image_size": image_size, "n_train": n_train, "epochs": epochs,
-                      "seed": seed, "oracle_version": ORACLE_VERSION, "renderer_version": RENDERER_VERSION})
+    """Where the oracle of these training parameters is cached (the style factors it reads are part of
+    the key, so adding style heads to a dataset trains its oracle again and leaves the others' caches)."""
+    params = {"dataset": name, "image_size": image_size, "n_train": n_train, "epochs": epochs,
+              "seed": seed, "oracle_version": ORACLE_VERSION, "renderer_version": RENDERER_VERSION}
+    if style_classes(name):
+        params["style"] = style_classes(name)
+    key = params_key(params)
     return cache_dir("oracle") / f"{name}_{image_size}px_n{n_train}_e{epochs}_{key}.pt"
 
 

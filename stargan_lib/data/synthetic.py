@@ -79,6 +79,12 @@ class DatasetInfo:
     within: str                             # what varies inside a domain
     sample: Callable
     paint: Callable
+    # Categorical factors that make up an image's *style* inside its domain (what reference-guided
+    # synthesis should copy), each with its class names, read by the oracle's style heads; () where the
+    # course does not score style.
+    style: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The content factors that are the subject's pose and position (what `pose_kept` checks).
+    pose: tuple[str, ...] = ()
 
 
 _FACE_FACTORS_DOC = ("skin tone, face width and height, position, background colour and gradient, "
@@ -111,7 +117,9 @@ DATASETS: dict[str, DatasetInfo] = {
         within=("fur colour (8 colours), fur pattern (solid / stripes / spots, with its frequency, angle, "
                 "contrast), muzzle colour, eye colour (5), ear size, mane size and colour, scene behind "
                 "(grass, soil, rock, sky, snow), position and head size"),
-        sample=sample_animals, paint=paint_animals),
+        sample=sample_animals, paint=paint_animals,
+        style=(("fur_color", tuple(FUR_COLORS)), ("pattern", tuple(FUR_PATTERNS))),
+        pose=("pos_x", "pos_y", "head_size")),
     "faces_gender": DatasetInfo(
         name="faces_gender", stands_for="CelebA-HQ", label_kind="domain", label_names=tuple(CELEBA_HQ_DOMAINS),
         content=("pos_x", "pos_y", "face_w", "face_h", "skin_tone", "background"),
@@ -157,6 +165,24 @@ _FACTOR_NAMES: dict[str, list[str]] = {}
 def content_factors(name: str) -> list[str]:
     """The factors of `name` that a translation must preserve (position, face shape, skin, scene)."""
     return list(dataset_info(name).content)
+
+
+def style_factors(name: str) -> list[str]:
+    """The categorical style factors of `name` (animals: fur colour and pattern class) that the oracle
+    reads and reference-guided synthesis should copy; empty for sets whose style is not scored.
+    Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`."""
+    return [factor for factor, _ in dataset_info(name).style]
+
+
+def style_classes(name: str) -> dict[str, list[str]]:
+    """{style factor: its class names} of `name` (the recorded factor holds the class index)."""
+    return {factor: list(classes) for factor, classes in dataset_info(name).style}
+
+
+def pose_factors(name: str) -> list[str]:
+    """The content factors of `name` that are pose and position (animals: pos_x, pos_y, head_size);
+    `metrics.oracle_metrics.pose_kept` checks them. Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    return list(dataset_info(name).pose)
 
 
 # ==================================================================================================

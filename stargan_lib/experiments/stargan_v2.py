@@ -11,8 +11,10 @@ an ablation run train, resume and time a configuration the same way.
   except its length, so a longer run of the same configuration resumes the shorter one;
 - `train_run(cfg, data, out_dir)`: train or resume to `cfg.total_iters`, summing the training
   seconds of every call (`<out_dir>/train_time.json`);
-- `measure_*`: the oracle's target accuracy and content preservation of translated held-out
-  images (plus LPIPS diversity for D-F, and for E-F whether an output looks like its reference).
+- `measure_*`: the oracle's target accuracy, content preservation and `pose_kept` of translated
+  held-out images (plus LPIPS diversity for D-F, and for E-F `style_agreement`: whether an output
+  shows its reference's recorded fur colour and pattern, read by the oracle); `reference_outputs`
+  makes the cells of the Fig. 4 grid.
 
 Layer: experiments (imports configs, data, models, train, metrics; nothing imports it but the
 ablation, the CLI and the notebooks).
@@ -25,6 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from stargan_lib.configs_v2 import StarGANv2Config, make_config
@@ -102,21 +105,44 @@ def _targets(y: torch.Tensor, n_domains: int) -> list[torch.Tensor]:
     return [(y + shift) % n_domains for shift in range(1, n_domains)]
 
 
+def pose_setup(test_set: Any, oracle: Any, n_real: int = 600) -> dict[str, float]:
+    """The tolerance of `pose_kept` for `test_set`'s dataset: the oracle's 99th-percentile error on the
+    first `n_real` held-out real images, per pose factor (`metrics.oracle_metrics.pose_tolerance`).
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.data.synthetic import pose_factors
+    from stargan_lib.metrics.oracle_metrics import pose_tolerance
+
+    names = pose_factors(test_set.name)
+    if not names:
+        raise ConfigError(f"dataset {test_set.name!r} records no pose factors; pose_kept is defined for 'animals'")
+    real = test_set.subset(np.arange(min(n_real, len(test_set))))
+    return pose_tolerance(oracle, real.tensors()[0], real.factors, names)
+
+
+def _recorded(test_set: Any, rows: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """Recorded factors `names` of test images `rows` (one row per output)."""
+    rows = np.asarray(rows)
+    return {n: np.asarray(test_set.factors[n])[rows] for n in names}
+
+
 @torch.no_grad()
 def measure_det(ema: Any, test_set: Any, idx: Any, oracle: Any, seed: int = 0) -> Any:
-    """Oracle scores (`metrics.oracle_metrics.oracle_scores`) of the images `idx` of `test_set`, each
-    translated into every other domain with one output per target (A-C: G(x, e_y))."""
+    """Oracle scores (`metrics.oracle_metrics.oracle_scores`, with `pose_kept`) of the images `idx` of
+    `test_set`, each translated into every other domain with one output per target (A-C: G(x, e_y))."""
     from stargan_lib.metrics.oracle_metrics import oracle_scores
     from stargan_lib.models.stargan_v2 import translate_det
 
     dev = device_of(ema)
+    idx = np.asarray(idx)
     x, y = test_set.subset(idx).tensors()
     xs, fakes, targets = [], [], []
     for y_trg in _targets(y, len(test_set.label_names)):
         fakes.append(translate_det(ema, x.to(dev), y_trg.to(dev)).cpu().clamp(-1, 1))   # G is not bounded
         xs.append(x)
         targets.append(y_trg)
-    return oracle_scores(oracle, torch.cat(xs), torch.cat(fakes), torch.cat(targets), seed=seed)
+    tol = pose_setup(test_set, oracle)
+    rec = _recorded(test_set, np.tile(idx, len(targets)), list(tol))
+    return oracle_scores(oracle, torch.cat(xs), torch.cat(fakes), torch.cat(targets), seed=seed, pose=(rec, tol))
 
 
 @torch.no_grad()
@@ -124,13 +150,16 @@ def measure_latent(ema: Any, test_set: Any, idx: Any, oracle: Any, n_out: int = 
     """Latent-guided outputs (D-F): `n_out` random codes z for each image `idx` and each other domain.
 
     Returns {"acc": target accuracy, "content": content error, "shuffled": its "nothing kept"
-    level, "lpips": the LPIPS diversity of each source's `n_out` outputs, "n": outputs scored}.
+    level, "pose_kept" / "pose_shuffled": `pose_kept` and its level for re-paired sources, "lpips":
+    the LPIPS diversity of each source's `n_out` outputs, "lpips_se": its standard error over the
+    sources, "n": outputs scored}.
     """
     from stargan_lib.metrics.lpips_metric import diversity_lpips
     from stargan_lib.metrics.oracle_metrics import oracle_scores
     from stargan_lib.models.stargan_v2 import translate_latent
 
     dev, g = device_of(ema), torch.Generator().manual_seed(seed)
+    idx = np.asarray(idx)
     x, y = test_set.subset(idx).tensors()
     groups, xs, targets = [], [], []
     for y_trg in _targets(y, len(test_set.label_names)):
@@ -141,43 +170,82 @@ def measure_latent(ema: Any, test_set: Any, idx: Any, oracle: Any, n_out: int = 
         xs.append(x.repeat_interleave(n_out, 0))
         targets.append(y_trg.repeat_interleave(n_out))
     groups = torch.cat(groups)
-    s = oracle_scores(oracle, torch.cat(xs), groups.flatten(0, 1), torch.cat(targets), seed=seed)
+    tol = pose_setup(test_set, oracle)
+    rec = _recorded(test_set, np.tile(np.repeat(idx, n_out), len(targets)), list(tol))
+    s = oracle_scores(oracle, torch.cat(xs), groups.flatten(0, 1), torch.cat(targets), seed=seed, pose=(rec, tol))
+    lp, per_source = diversity_lpips(groups, per_source=True)
+    # standard error over the (source, target) groups; None with a single group
+    se = float(np.std(per_source, ddof=1) / np.sqrt(len(per_source))) if len(per_source) > 1 else None
     return {"acc": s.accuracy, "content": s.content_error, "shuffled": s.content_error_shuffled,
-            "lpips": diversity_lpips(groups), "n": len(groups) * n_out}
+            "pose_kept": s.pose_kept, "pose_shuffled": s.pose_kept_shuffled, "lpips": float(lp), "lpips_se": se,
+            "n": len(groups) * n_out}
 
 
 @torch.no_grad()
-def measure_reference(ema: Any, test_set: Any, idx: Any, ref_idx: Any, oracle: Any, seed: int = 0) -> dict[str, float]:
-    """Reference-guided outputs (E-F): every image `idx` translated with the style of every reference
-    `ref_idx` (into the reference's domain).
+def latent_outputs(ema: Any, test_set: Any, idx: Any, n_codes: int = 4, seed: int = 0) -> torch.Tensor:
+    """Every image `idx` of `test_set` translated into every domain with the same `n_codes` latent
+    codes (seeded): (S, K, n_codes, 3, H, W) in [-1, 1] on the CPU, the cells of a Fig. 3 grid
+    (`viz.show_latent_grid`). Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`."""
+    from stargan_lib.models.stargan_v2 import translate_latent
 
-    Returns {"acc": target accuracy, "style_match": how often an output's centre colour is closest to
-    its own reference's among the references of that domain (chance: 1 / references per domain),
-    "n": outputs scored}.
-    """
-    from stargan_lib.metrics.oracle_metrics import oracle_scores
+    dev = device_of(ema)
+    x, _ = test_set.subset(np.asarray(idx)).tensors()
+    z = torch.randn(n_codes, ema.cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.stack([torch.stack([translate_latent(ema, x.to(dev), torch.full((len(x),), d, device=dev),
+                                                      z[j].expand(len(x), -1).to(dev)).cpu().clamp(-1, 1)
+                                     for j in range(n_codes)], 1)
+                        for d in range(len(test_set.label_names))], 1)
+
+
+@torch.no_grad()
+def reference_outputs(ema: Any, test_set: Any, idx: Any, ref_idx: Any) -> torch.Tensor:
+    """Every image `idx` of `test_set` translated with the style of every reference `ref_idx` (into the
+    reference's domain): (S, R, 3, H, W) in [-1, 1] on the CPU, the cells of a Fig. 4 grid
+    (`viz.show_reference_grid`). Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`."""
     from stargan_lib.models.stargan_v2 import translate_reference
 
     dev = device_of(ema)
-    x, _ = test_set.subset(idx).tensors()
-    refs, y_refs = test_set.subset(ref_idx).tensors()
-    h = refs.shape[-1]
-
-    def centre(img: torch.Tensor) -> torch.Tensor:
-        return img[..., h // 4: 3 * h // 4, h // 4: 3 * h // 4].mean((-2, -1))      # (..., 3)
-
-    outs = torch.stack([translate_reference(ema, x.to(dev), y_refs[r].expand(len(x)).to(dev),
+    x, _ = test_set.subset(np.asarray(idx)).tensors()
+    refs, y_refs = test_set.subset(np.asarray(ref_idx)).tensors()
+    return torch.stack([translate_reference(ema, x.to(dev), y_refs[r].expand(len(x)).to(dev),
                                             refs[r:r + 1].expand(len(x), -1, -1, -1).to(dev)).cpu().clamp(-1, 1)
-                        for r in range(len(refs))], 1)                                # (S, R, 3, H, W)
-    hits = []
-    for r in range(len(refs)):
-        same = (y_refs == y_refs[r]).nonzero().flatten()                             # references of that domain
-        dist = torch.cdist(centre(outs[:, r]), centre(refs[same]))                   # (S, references of it)
-        hits.append(same[dist.argmin(1)] == r)
-    s = oracle_scores(oracle, x.repeat_interleave(len(refs), 0), outs.flatten(0, 1), y_refs.repeat(len(x)), seed=seed)
-    return {"acc": s.accuracy, "style_match": float(torch.cat(hits).float().mean()),
-            "n": outs.shape[0] * outs.shape[1]}
+                        for r in range(len(refs))], 1)
 
 
-__all__ = ["configuration", "run_dir", "train_run", "train_configuration", "measure_det", "measure_latent",
-           "measure_reference", "RUN_KEY_IGNORES", "TRAIN_TIME"]
+@torch.no_grad()
+def measure_reference(ema: Any, test_set: Any, idx: Any, ref_idx: Any, oracle: Any, seed: int = 0,
+                      outputs: torch.Tensor | None = None) -> dict[str, Any]:
+    """Reference-guided outputs (E-F): every image `idx` translated with the style of every reference
+    `ref_idx` (into the reference's domain; `outputs`: those of `reference_outputs`, if made already).
+
+    Returns {"acc": target accuracy (the reference's domain), "style_agreement": the share of style
+    factors (fur colour, pattern) the oracle reads from an output that match its reference's *recorded*
+    style, "style_chance": its chance level, "style_per_factor", "style_all": outputs matching in every
+    style factor (`metrics.oracle_metrics.style_agreement`), "pose_kept" / "pose_shuffled": the source's
+    pose kept (`pose_kept`), "n": outputs scored}.
+    """
+    from stargan_lib.data.synthetic import style_factors
+    from stargan_lib.metrics.oracle_metrics import oracle_scores, read_style, style_agreement
+
+    idx, ref_idx = np.asarray(idx), np.asarray(ref_idx)
+    outs = reference_outputs(ema, test_set, idx, ref_idx) if outputs is None else outputs
+    if outs.shape[:2] != (len(idx), len(ref_idx)):
+        raise ConfigError(f"outputs of shape {tuple(outs.shape)} do not match {len(idx)} sources x "
+                          f"{len(ref_idx)} references; make them with reference_outputs")
+    x, _ = test_set.subset(idx).tensors()
+    _, y_refs = test_set.subset(ref_idx).tensors()
+    flat = outs.flatten(0, 1)                                                      # source-major
+    tol = pose_setup(test_set, oracle)
+    rec = _recorded(test_set, np.repeat(idx, len(ref_idx)), list(tol))
+    s = oracle_scores(oracle, x.repeat_interleave(len(ref_idx), 0), flat, y_refs.repeat(len(x)), seed=seed,
+                      pose=(rec, tol))
+    sa = style_agreement(read_style(oracle, flat), _recorded(test_set, np.tile(ref_idx, len(idx)),
+                                                             style_factors(test_set.name)))
+    return {"acc": s.accuracy, "style_agreement": sa["agreement"], "style_chance": sa["chance"],
+            "style_per_factor": sa["per_factor"], "style_all": sa["all"], "pose_kept": s.pose_kept,
+            "pose_shuffled": s.pose_kept_shuffled, "n": outs.shape[0] * outs.shape[1]}
+
+
+__all__ = ["configuration", "run_dir", "train_run", "train_configuration", "pose_setup", "measure_det",
+           "measure_latent", "latent_outputs", "reference_outputs", "measure_reference", "RUN_KEY_IGNORES",
+           "TRAIN_TIME"]

@@ -212,16 +212,166 @@ class OracleScores:
     content_error_shuffled: float
     per_factor: dict[str, dict[str, float]] = field(default_factory=dict)
     n: int = 0
+    pose_kept: float | None = None               # `pose_kept` (None: not asked for)
+    pose_kept_shuffled: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def oracle_scores(oracle: Any, x_src: Any, x_fake: Any, y_trg: Any, seed: int = 0) -> OracleScores:
-    """Both oracle metrics for translated images `x_fake = G(x_src, y_trg)` (one forward pass each)."""
+def oracle_scores(oracle: Any, x_src: Any, x_fake: Any, y_trg: Any, seed: int = 0,
+                  pose: tuple[dict[str, Any], dict[str, float]] | None = None) -> OracleScores:
+    """Both oracle metrics for translated images `x_fake = G(x_src, y_trg)` (one forward pass each).
+
+    pose: (the sources' recorded factors, one row per output; `pose_tolerance`) to add `pose_kept`.
+    """
     _, f_src = predict(oracle, _float_images(x_src, "source images"))
     logits, f_fake = predict(oracle, _float_images(x_fake, "translated images"))
     acc = target_accuracy(oracle, None, y_trg, logits=logits)
     cp = content_preservation(oracle, None, None, seed=seed, factors_src=f_src, factors_fake=f_fake)
+    pk = pose_kept(f_fake, pose[0], pose[1], seed=seed) if pose is not None else {"kept": None, "shuffled": None}
     return OracleScores(acc["accuracy"], acc["classification_error"], acc["per_label"], acc["exact_match"],
-                        cp["error"], cp["corr"], cp["error_shuffled"], cp["per_factor"], acc["n"])
+                        cp["error"], cp["corr"], cp["error_shuffled"], cp["per_factor"], acc["n"],
+                        pk["kept"], pk["shuffled"])
+
+
+# ==================================================================================================
+# StarGAN v2 (notebooks 04-06): pose kept, reference style agreement, oracle Fréchet distance
+# ==================================================================================================
+
+POSE_QUANTILE = 0.99
+
+
+def read_style(oracle: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The style classes an oracle with style heads reads from images x: {style factor: (B,) long}.
+    Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`."""
+    if not getattr(oracle, "style_names", None):
+        raise ConfigError("this oracle has no style heads; use get_oracle on a dataset with style factors "
+                          "(animals: fur_color, pattern), trained by this version of the course")
+    out = oracle.predict(_float_images(x, "images"))
+    return {k: v.detach().long().cpu() for k, v in out["style"].items()}
+
+
+def oracle_features(oracle: Any, x: Any) -> np.ndarray:
+    """(B, 256) float64 features of images x in the oracle's hidden layer (`Oracle.embed`), the space
+    of `oracle_frechet_distance`. Introduced in `notebooks/06_ablation_table.ipynb`."""
+    if not hasattr(oracle, "embed"):
+        raise ConfigError(f"{type(oracle).__name__} has no embed(); the oracle Fréchet distance needs a course "
+                          "oracle (stargan_lib.data.oracle.get_oracle)")
+    out = oracle.predict(_float_images(x, "images"), features=True)
+    return out["features"].detach().double().cpu().numpy()
+
+
+def oracle_frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """The course's "oracle Fréchet distance": the Fréchet distance between Gaussians fitted to two
+    sets of oracle features (`oracle_features`), e.g. translated images and real images of the target
+    domain. A course metric, not FID: same formula as FID (||mu_a - mu_b||^2 + Tr(S_a + S_b - 2
+    (S_a S_b)^(1/2))), but in the 256-dimensional feature space of the oracle that was trained on the
+    synthetic images themselves, so it feels their domain cues (ears, snout, mane) where Inception
+    features of 32 px cartoons upsampled to 299 px are blunt. Its values are not comparable with any
+    FID. Introduced in `notebooks/06_ablation_table.ipynb`."""
+    from stargan_lib.metrics.fid_metric import fid_from_stats, statistics_from_features
+
+    return fid_from_stats(statistics_from_features(features_a, warn=False, where="oracle features A"),
+                          statistics_from_features(features_b, warn=False, where="oracle features B"))
+
+
+def _as_columns(factors: dict[str, Any], names: list[str], where: str) -> dict[str, torch.Tensor]:
+    missing = [n for n in names if n not in factors]
+    if missing:
+        raise DataError(f"{where} lack the factors {missing} (they have {sorted(factors)}); give the recorded "
+                        "factors of a synthetic set (ImageSet.factors) and an oracle of that dataset")
+    return {n: torch.as_tensor(np.asarray(factors[n]), dtype=torch.float64).reshape(len(factors[n]), -1)
+            for n in names}
+
+
+def pose_tolerance(oracle: Any, x_real: Any, recorded: dict[str, Any], names: list[str],
+                   q: float = POSE_QUANTILE) -> dict[str, float]:
+    """Per pose factor, how far the oracle's reading of *real* images strays from their recorded value:
+    the `q` quantile (0.99) of |read - recorded| over `x_real` (held-out real images) with their
+    `recorded` factors. `pose_kept` calls an output's pose kept when it is read within this
+    tolerance, so a perfect translation (the source itself) scores about `q` per factor: the oracle's
+    own error is forgiven, nothing more. The course oracle for animals (32 px) gives 0.030 / 0.023 /
+    0.034 for pos_x / pos_y / head_size, whose ranges are 0.16 / 0.12 / 0.10; other held-out real
+    images then keep their pose 95 % of the time, randomly re-paired ones 9 %. A weak oracle (the smoke
+    preset's) has a wide tolerance, and its shuffled level says so.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    if not 0.5 <= q < 1.0:
+        raise ConfigError(f"pose tolerance quantile q={q}; give a value in [0.5, 1), e.g. 0.99")
+    _, read = predict(oracle, _float_images(x_real, "real images"))
+    read = _as_columns(read, names, "the oracle's readings")
+    rec = _as_columns(recorded, names, "the recorded factors")
+    return {n: float(torch.quantile((read[n] - rec[n]).abs().max(1).values, q)) for n in names}
+
+
+def pose_kept(read_out: dict[str, Any], recorded_src: dict[str, Any], tolerance: dict[str, float],
+              seed: int = 0) -> dict[str, Any]:
+    """Fraction of outputs whose pose and position stay as in their source.
+
+    read_out: the oracle's reading of the outputs ({factor: (N,)}, `predict`); recorded_src: the
+    source's *recorded* factors, one row per output; tolerance: {pose factor: allowed |read -
+    recorded|} (`pose_tolerance`: the oracle's 99th-percentile error on real images). An output
+    keeps its pose when every pose factor is within its tolerance. Returns {"kept": that fraction,
+    "per_factor": {factor: fraction within tolerance}, "shuffled": the same with the sources
+    re-paired at random (the level of an output that kept nothing of its source's pose), "n"}.
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
+    """
+    names = list(tolerance)
+    if not names:
+        raise ConfigError("pose_kept needs at least one pose factor in `tolerance` (see pose_tolerance)")
+    out = _as_columns(read_out, names, "the outputs' readings")
+    src = _as_columns(recorded_src, names, "the sources' recorded factors")
+    n = len(out[names[0]])
+    if len(src[names[0]]) != n:
+        raise DataError(f"{n} outputs but {len(src[names[0]])} recorded sources; give one source row per output")
+    if n == 0:
+        raise DataError("pose_kept got no outputs")
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+
+    def within(order: torch.Tensor | slice) -> dict[str, torch.Tensor]:
+        return {k: ((out[k] - src[k][order]).abs() <= tolerance[k]).all(1) for k in names}
+
+    ok, shuffled = within(slice(None)), within(perm)
+    both = torch.stack(list(ok.values())).all(0)
+    return {"kept": float(both.double().mean()),
+            "per_factor": {k: float(v.double().mean()) for k, v in ok.items()},
+            "shuffled": float(torch.stack(list(shuffled.values())).all(0).double().mean()), "n": int(n)}
+
+
+def style_agreement(read_out: dict[str, Any], recorded_ref: dict[str, Any]) -> dict[str, Any]:
+    """How often reference-guided outputs show their reference's style, read by the oracle.
+
+    read_out: the oracle's style classes of the outputs ({style factor: (N,)}, `read_style`);
+    recorded_ref: each output's reference's *recorded* classes, one row per output. Returns
+    {"agreement": fraction of (output, style factor) pairs whose class matches (the mean over the
+    factors), "per_factor": {factor: fraction}, "all": fraction of outputs matching in every factor,
+    "chance": the agreement expected if outputs and references were paired at random, sum over classes
+    of (share of outputs read as c) x (share of references of class c), averaged over the factors (what
+    an output that ignored its reference scores, given the class frequencies and whatever the generator
+    prefers), "n"}.
+    Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb`.
+    """
+    names = list(read_out)
+    if not names:
+        raise ConfigError("style_agreement got no style factors; the oracle needs style heads (read_style)")
+    missing = [k for k in names if k not in recorded_ref]
+    if missing:
+        raise DataError(f"the references' recorded factors lack {missing}; give ImageSet.factors of the references")
+    out = {k: torch.as_tensor(np.asarray(read_out[k])).long().flatten() for k in names}
+    ref = {k: torch.as_tensor(np.asarray(recorded_ref[k])).long().flatten() for k in names}
+    n = len(out[names[0]])
+    if n == 0 or any(len(v) != n for v in list(out.values()) + list(ref.values())):
+        raise DataError(f"style_agreement needs one reference row per output and at least one output, got "
+                        f"{ {k: len(v) for k, v in out.items()} } outputs and { {k: len(v) for k, v in ref.items()} } "
+                        "references")
+    hit = {k: out[k] == ref[k] for k in names}
+
+    def chance(k: str) -> float:
+        m = int(max(out[k].max(), ref[k].max())) + 1
+        return float((torch.bincount(out[k], minlength=m).double() / n
+                      * torch.bincount(ref[k], minlength=m).double() / n).sum())
+
+    return {"agreement": float(torch.stack(list(hit.values())).double().mean()),
+            "per_factor": {k: float(v.double().mean()) for k, v in hit.items()},
+            "all": float(torch.stack(list(hit.values())).all(0).double().mean()),
+            "chance": float(np.mean([chance(k) for k in names])), "n": int(n)}

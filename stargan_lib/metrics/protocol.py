@@ -23,7 +23,17 @@ that the deterministic FID is computed from as many images as the latent one; FI
 number of images, and the paper does not say how it evaluated A-C.
 
 With an `oracle` (synthetic data), every pair also reports the oracle's target accuracy and content
-preservation of the outputs (`stargan_lib.metrics.oracle_metrics`).
+preservation of the outputs (`stargan_lib.metrics.oracle_metrics`), and the course metrics: the
+oracle Fréchet distance to the real target-domain images (a course metric in the oracle's feature
+space, not FID); when `test` is a synthetic ImageSet with recorded factors, the share of outputs
+that keep their source's pose (`pose_kept`) and, for reference-guided outputs, the share of style
+factors that match the reference's recorded style (`style_agreement`, with its chance level).
+
+Uncertainty: with two or more sources per domain, `fid_se`, `lpips_se` and `oracle_fd_se` of a mode
+are bootstrap standard errors over the source images (`cfg.bootstrap` draws, see
+`stargan_lib.metrics.bootstrap`): each draw resamples every source domain's sources with replacement,
+keeps their outputs, and recomputes the mode's mean over the pairs. A pair's own `lpips_se` is the
+standard error of its mean over its sources.
 
 Generator interface (any model, not only StarGAN v2; images (B, 3, H, W) in [-1, 1] on `device`,
 y_trg (B,) long):
@@ -45,7 +55,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from stargan_lib.data.datasets import REAL_DOMAIN_SETS, SYNTHETIC_DOMAIN_SETS, domain_arrays, domain_train_test
+from stargan_lib.data.base import ImageSet
+from stargan_lib.data.datasets import (REAL_DOMAIN_SETS, SYNTHETIC_DOMAIN_SETS, domain_arrays, domain_groups,
+                                       domain_train_test)
+from stargan_lib.metrics.bootstrap import DEFAULT_B, FrechetResampler, source_draws, standard_error
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.metrics.fid_metric import (FEATURE_DIM, FIDSampleSizeWarning, cached_statistics, fid_from_stats,
                                      inception_features, statistics_from_features)
@@ -73,6 +86,8 @@ class EvalConfig:
                                          "diversity (the paper evaluates 256 px images)")
     latent_dim: int = _f(16, "dimension of the latent code z")
     seed: int = _f(0, "seed of the source choice, latent codes and references")
+    bootstrap: int = _f(DEFAULT_B, "bootstrap draws over the sources for the standard errors of FID, LPIPS and "
+                                   "the oracle Fréchet distance (0: none)")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
 
 
@@ -87,8 +102,10 @@ def _to_float(x_u8: np.ndarray, device: torch.device) -> torch.Tensor:
 # --------------------------------------------------------------------------- one pair
 
 def _translate_pair(mode: str, fn: Fn, src: np.ndarray, ref_pool: np.ndarray, t: int, cfg: EvalConfig,
-                    k_out: int, seed: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (x_src chunk, outputs (B, k_out, 3, H, W) on CPU) for one source -> target pair."""
+                    k_out: int, seed: int, device: torch.device
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray | None]]:
+    """Yield (x_src chunk, outputs (B, k_out, 3, H, W) on CPU, the references' indices in `ref_pool`
+    (B, k_out) or None) for one source -> target pair."""
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     n = len(src)
@@ -113,23 +130,35 @@ def _translate_pair(mode: str, fn: Fn, src: np.ndarray, ref_pool: np.ndarray, t:
                 raise DataError(f"the {mode} generator returned {tuple(out.shape)} for input {tuple(x.shape)}; "
                                 "it must return images of the input's shape")
             outs.append(out.float().clamp(-1, 1).cpu())
-        yield x.cpu(), torch.stack(outs, dim=1)                      # (B, k_out, 3, H, W)
+        yield x.cpu(), torch.stack(outs, dim=1), (refs[start:stop] if mode == "reference" else None)
 
 
 def _oracle_update(acc: dict[str, list], oracle: Any, x: torch.Tensor, outs: torch.Tensor, t: int) -> None:
     from stargan_lib.metrics.oracle_metrics import predict
 
     k = outs.shape[1]
-    logits, f_fake = predict(oracle, outs.flatten(0, 1))
+    if hasattr(oracle, "embed"):                        # a course oracle: its features and style too
+        full = oracle.predict(outs.flatten(0, 1), features=True)
+        logits = full["logits"].float().cpu()
+        f_fake = {n: v.float().reshape(len(v), -1).cpu() for n, v in full["factors"].items()}
+    else:
+        full = None
+        logits, f_fake = predict(oracle, outs.flatten(0, 1))
     _, f_src = predict(oracle, x)
     acc["logits"].append(logits)
     acc["src"].append({n: v.repeat_interleave(k, 0) for n, v in f_src.items()})
     acc["fake"].append(f_fake)
     acc["y"].append(torch.full((len(logits),), t, dtype=torch.long))
+    if full is not None:
+        acc["features"].append(full["features"].double().cpu().numpy())
+        acc["style"].append({n: v.cpu() for n, v in full.get("style", {}).items()})
 
 
-def _oracle_summary(acc: dict[str, list], oracle: Any, seed: int) -> dict[str, Any]:
-    from stargan_lib.metrics.oracle_metrics import content_preservation, target_accuracy
+def _oracle_summary(acc: dict[str, list], oracle: Any, seed: int, real_features: np.ndarray | None = None,
+                    src_recorded: dict[str, np.ndarray] | None = None, ref_recorded: dict[str, np.ndarray] | None = None,
+                    tolerance: dict[str, float] | None = None) -> dict[str, Any]:
+    from stargan_lib.metrics.oracle_metrics import (content_preservation, oracle_frechet_distance, pose_kept,
+                                                    style_agreement, target_accuracy)
 
     cat = lambda dicts: {n: torch.cat([d[n] for d in dicts]) for n in dicts[0]}  # noqa: E731
     ta = target_accuracy(oracle, None, torch.cat(acc["y"]), logits=torch.cat(acc["logits"]))
@@ -138,7 +167,56 @@ def _oracle_summary(acc: dict[str, list], oracle: Any, seed: int) -> dict[str, A
         cp = content_preservation(oracle, None, None, seed=seed, factors_src=cat(acc["src"]),
                                   factors_fake=cat(acc["fake"]))
         out.update(content_error=cp["error"], content_corr=cp["corr"], content_error_shuffled=cp["error_shuffled"])
+    if real_features is not None and acc["features"]:
+        out["oracle_fd"] = oracle_frechet_distance(np.concatenate(acc["features"]), real_features)
+    if tolerance and src_recorded is not None:
+        pk = pose_kept(cat(acc["fake"]), src_recorded, tolerance, seed=seed)
+        out.update(pose_kept=pk["kept"], pose_kept_shuffled=pk["shuffled"])
+    if ref_recorded is not None and acc["style"] and acc["style"][0]:
+        sa = style_agreement(cat(acc["style"]), ref_recorded)
+        out.update(style_agreement=sa["agreement"], style_agreement_chance=sa["chance"])
     return out
+
+
+def _pose_names(oracle: Any) -> list[str]:
+    """The pose factors of the oracle's dataset that it reads (none for an unknown dataset)."""
+    from stargan_lib.data.synthetic import DATASETS, pose_factors
+
+    name = getattr(oracle, "dataset", None)
+    if name not in DATASETS:
+        return []
+    return [n for n in pose_factors(name) if n in getattr(oracle, "factor_names", [])]
+
+
+def _bootstrap_errors(kept: dict[tuple[int, int], dict[str, Any]], cfg: EvalConfig, mode_id: int) -> dict[str, Any]:
+    """fid_se, lpips_se and oracle_fd_se of a mode's mean over the pairs: bootstrap over the sources
+    (see the module docstring). None where undefined (fewer than 2 sources per domain, no bootstrap,
+    no oracle features); without a bootstrap `lpips_se` stays the pairs' standard errors combined in
+    quadrature."""
+    out: dict[str, Any] = {"fid_se": None, "oracle_fd_se": None, "bootstrap": 0}
+    lpips_defined = all(k["lpips"] is not None for k in kept.values())
+    n_src = {}
+    for (s, _), k in kept.items():
+        n_src[s] = k["fid"].n_sources
+    if cfg.bootstrap < 2 or min(n_src.values()) < 2:
+        return out
+    draws = source_draws(n_src, cfg.bootstrap, _seed(cfg.seed, 99, mode_id))
+    fid = [np.mean([k["fid"].distance(d[s]) for (s, _), k in kept.items()]) for d in draws]
+    out.update(fid_se=standard_error(fid), bootstrap=int(cfg.bootstrap))
+    if lpips_defined:
+        out["lpips_se"] = standard_error([np.mean([k["lpips"][d[s]].mean() for (s, _), k in kept.items()])
+                                          for d in draws])
+    if all(k["ofd"] is not None for k in kept.values()):
+        out["oracle_fd_se"] = standard_error([np.mean([k["ofd"].distance(d[s]) for (s, _), k in kept.items()])
+                                              for d in draws])
+    return out
+
+
+def _recorded(test: Any, n_domains: int, names: list[str]) -> list[dict[str, np.ndarray]] | None:
+    """Per domain (in `domain_arrays` order), the recorded factors `names` of a synthetic test set."""
+    if not names or not isinstance(test, ImageSet) or any(n not in test.factors for n in names):
+        return None
+    return [{n: np.asarray(test.factors[n])[g] for n in names} for g in domain_groups(test.labels, n_domains)]
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -204,6 +282,22 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
         order = np.random.default_rng(_seed(cfg.seed, s)).permutation(len(te))
         sources.append(order)
 
+    # Course metrics of a course oracle: real oracle features per target domain, recorded factors.
+    real_of, pose_rec, style_rec, tolerance = None, None, None, None
+    if oracle is not None and hasattr(oracle, "embed"):
+        from stargan_lib.metrics.oracle_metrics import oracle_features, pose_tolerance
+
+        cpu = torch.device("cpu")
+        real_of = [np.concatenate([oracle_features(oracle, _to_float(tr[i:i + 512], cpu))
+                                   for i in range(0, len(tr), 512)]) for tr in train_d]
+        pose_names = _pose_names(oracle)
+        pose_rec = _recorded(test, len(names), pose_names)
+        style_rec = _recorded(test, len(names), list(getattr(oracle, "style_names", [])))
+        if pose_rec is not None:
+            x_all = np.concatenate([te[:500] for te in test_d])          # the oracle's error on real images
+            rec_all = {n: np.concatenate([r[n][:500] for r in pose_rec]) for n in pose_names}
+            tolerance = pose_tolerance(oracle, _to_float(x_all, cpu), rec_all, pose_names)
+
     pairs = [(s, t) for t in range(len(names)) for s in range(len(names)) if s != t]
     results: dict[str, Any] = {}
     used_sources: dict[str, int] = {}
@@ -214,15 +308,19 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
         k_out = 1 if mode == "deterministic" else cfg.n_outputs
         n_want = n_sources * cfg.n_outputs if mode == "deterministic" else n_sources
         per_pair: dict[str, Any] = {}
+        kept: dict[tuple[int, int], dict[str, Any]] = {}            # what the bootstrap needs, per pair
         for s, t in pairs:
             bar.set_postfix_str(f"{mode} {names[s]}->{names[t]}")
             idx = sources[s][:n_want]
             used_sources.setdefault(names[s], len(idx))    # from the first mode evaluated
-            feats, div, orc = [], [], {"logits": [], "src": [], "fake": [], "y": []}
+            feats, div, ref_idx = [], [], []
+            orc: dict[str, list] = {"logits": [], "src": [], "fake": [], "y": [], "features": [], "style": []}
             seed = _seed(cfg.seed, mode_id, s, t)
             with torch.inference_mode():
-                for x, outs in _translate_pair(mode, fns[mode], test_d[s][idx], test_d[t], t, cfg, k_out, seed,
-                                               device):
+                for x, outs, refs in _translate_pair(mode, fns[mode], test_d[s][idx], test_d[t], t, cfg, k_out, seed,
+                                                     device):
+                    if refs is not None:
+                        ref_idx.append(refs.ravel())
                     if k_out > 1:
                         div.append(diversity_lpips(outs, device=device, batch_size=cfg.fid_batch_size,
                                                    per_source=True, size=cfg.lpips_size)[1])
@@ -240,8 +338,17 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
                      else None,
                      "n_sources": int(len(idx)), "n_images": int(len(feats_all))}
             if oracle is not None:
-                entry.update(_oracle_summary(orc, oracle, cfg.seed))
+                src_rec = None if pose_rec is None else {n: np.repeat(v[idx], k_out, 0) for n, v in pose_rec[s].items()}
+                ref_rec = (None if style_rec is None or not ref_idx else
+                           {n: v[np.concatenate(ref_idx)] for n, v in style_rec[t].items()})
+                entry.update(_oracle_summary(orc, oracle, cfg.seed, None if real_of is None else real_of[t],
+                                             src_rec, ref_rec, tolerance))
             per_pair[f"{names[s]}->{names[t]}"] = entry
+            kept[(s, t)] = {"fid": FrechetResampler(feats_all, k_out, real[t].mu, real[t].sigma),
+                            "lpips": per_source if div else None,
+                            "ofd": (FrechetResampler(np.concatenate(orc["features"]), k_out, real_of[t].mean(0),
+                                                     np.cov(real_of[t], rowvar=False))
+                                    if real_of is not None and orc["features"] else None)}
             bar.update(1)
         lp = [v["lpips"] for v in per_pair.values() if v["lpips"] is not None]
         se = [v["lpips_se"] for v in per_pair.values() if v.get("lpips_se") is not None]
@@ -251,10 +358,12 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
                    "lpips_se": float(np.sqrt(np.sum(np.square(se))) / len(se)) if lp and len(se) == len(lp) else None,
                    "seconds": time.perf_counter() - t0}
         if oracle is not None:
-            for key in ("accuracy", "classification_error", "content_error", "content_corr"):
+            for key in ("accuracy", "classification_error", "content_error", "content_corr", "oracle_fd",
+                        "pose_kept", "pose_kept_shuffled", "style_agreement", "style_agreement_chance"):
                 vals = [v[key] for v in per_pair.values() if key in v]
                 if vals:
                     summary[key] = float(np.mean(vals))
+        summary.update(_bootstrap_errors(kept, cfg, mode_id))
         results[mode] = summary
     bar.close()
 
