@@ -1,0 +1,22 @@
+"""Table 3 of the v1 paper in its setting (`stargan_lib.experiments.table3`): configs and bad input.
+The full train-and-score path runs in notebook 02 (nbval and tests/test_notebook_figures.py at smoke)."""
+
+import pytest
+
+from stargan_lib.errors import ConfigError
+from stargan_lib.experiments.table3 import TARGETS, default_cyclegan_iters, default_targets, table3_configs
+
+
+def test_paper_preset_trains_a_cyclegan_per_pair_and_stargan_pools_all_expressions():
+    assert default_targets("paper") == TARGETS and len(TARGETS) == 7 and "neutral" not in TARGETS
+    assert default_cyclegan_iters("paper") is None
+    stargan, cyclegans = table3_configs("course", ("happy", "sad"), cyclegan_iters=400)
+    assert stargan.datasets == ("expressions",) and stargan.c_dim == 8
+    assert {t: (c.domain_a, c.domain_b, c.total_iters, c.decay_iters) for t, c in cyclegans.items()} == {
+        "happy": ("neutral", "happy", 400, 200), "sad": ("neutral", "sad", 400, 200)}
+
+
+@pytest.mark.parametrize("targets", [(), ("neutral",), ("happy", "joyful")])
+def test_unknown_or_missing_targets_are_refused_with_the_choices(targets):
+    with pytest.raises(ConfigError, match="choose one or more of"):
+        table3_configs("smoke", targets)
