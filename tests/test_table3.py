@@ -20,3 +20,19 @@ def test_paper_preset_trains_a_cyclegan_per_pair_and_stargan_pools_all_expressio
 def test_unknown_or_missing_targets_are_refused_with_the_choices(targets):
     with pytest.raises(ConfigError, match="choose one or more of"):
         table3_configs("smoke", targets)
+
+
+@pytest.mark.slow
+def test_run_table3_trains_what_is_missing_and_scores_both_methods(tmp_path, monkeypatch):
+    # A cold cache: the expressions oracle is trained inside run_table3 (it once ran under no_grad and failed).
+    from stargan_lib.experiments.table3 import run_table3
+
+    monkeypatch.setenv("STARGAN_CACHE", str(tmp_path / "cache"))
+    r = run_table3("smoke", tmp_path / "runs", targets=("happy",))
+    assert r["targets"] == ["happy"] and r["n"] > 0
+    for method, models in (("StarGAN", 1), ("CycleGAN", 7)):
+        assert 0.0 <= r[method]["error"] <= 1.0 and r[method]["models"] == models
+        assert set(r[method]["per_target"]) == {"happy"}
+    assert r["CycleGAN"]["params"] > r["StarGAN"]["params"] > 0
+    assert (tmp_path / "runs" / "StarGAN" / "checkpoint.pt").is_file()
+    assert (tmp_path / "runs" / "CycleGAN_neutral_happy" / "checkpoint.pt").is_file()

@@ -25,6 +25,7 @@ from stargan_lib.errors import ConfigError
 from stargan_lib.metrics.oracle_metrics import predict
 from stargan_lib.models import cyclegan
 from stargan_lib.models.stargan_v1 import generator_label, param_counts, translate
+from stargan_lib.utils import device_of
 
 SOURCE = "neutral"
 TARGETS = tuple(e for e in RAFD_EXPRESSIONS if e != SOURCE)       # the seven target expressions
@@ -47,7 +48,6 @@ def table3_configs(preset: Any, targets: Sequence[str], seed: int = 0, cyclegan_
     return stargan_cfg, cg
 
 
-@torch.no_grad()
 def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None = None, seed: int = 0,
                cyclegan_iters: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Train (or reload) the models in `out_dir` and score them on the held-out neutral expressions.
@@ -77,18 +77,17 @@ def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None =
     real_logits, _ = predict(oracle, test.tensors()[0])
     real_error = float((real_logits.argmax(1) != torch.as_tensor(test.labels)).float().mean())
 
-    with torch.enable_grad():
-        G = stargan_train.train(stargan_cfg, out_dir / "StarGAN", preset=p.name, progress=progress).nets["G"]
+    G = stargan_train.train(stargan_cfg, out_dir / "StarGAN", preset=p.name, progress=progress).nets["G"]
     rows: dict[str, dict[str, float]] = {"StarGAN": {}, "CycleGAN": {}}
     for t in targets:
         k = names.index(t)
         fake = translate(G, x, generator_label(stargan_cfg, torch.full((len(x),), k, dtype=torch.long)))
         rows["StarGAN"][t] = float((predict(oracle, fake)[0].argmax(1) != k).float().mean())
-        with torch.enable_grad():
-            nets = cyclegan_train.train(cg_cfgs[t], out_dir / f"CycleGAN_{SOURCE}_{t}", preset=p.name,
-                                        progress=progress).nets
+        nets = cyclegan_train.train(cg_cfgs[t], out_dir / f"CycleGAN_{SOURCE}_{t}", preset=p.name,
+                                    progress=progress).nets
         G_ab = nets["G_AB"].eval()
-        fake = torch.cat([G_ab(x[i:i + 256].to(next(G_ab.parameters()).device)).cpu() for i in range(0, len(x), 256)])
+        with torch.no_grad():
+            fake = torch.cat([G_ab(x[i:i + 256].to(device_of(G_ab))).cpu() for i in range(0, len(x), 256)])
         rows["CycleGAN"][t] = float((predict(oracle, fake)[0].argmax(1) != k).float().mean())
     sg, cg = param_counts(stargan_cfg), cyclegan.param_counts(next(iter(cg_cfgs.values())))
     n_pairs = len(TARGETS)
