@@ -118,3 +118,11 @@ def test_labs_are_up_to_date(sol):
 def test_every_lab_has_a_solution():
     labs = {p.name for p in (REPO / "labs").glob("*.ipynb")}
     assert labs == {p.name for p in SOLUTIONS}, "labs/ and solutions/ hold different notebooks: run `make labs`"
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(REPO).as_posix() for folder in ("notebooks", "labs", "solutions")
+                                        for p in (REPO / folder).glob("*.ipynb")))
+def test_notebook_file_is_valid_nbformat(path):
+    # A cell id in an nbformat 4.4 file (written by a 4.5 cell constructor) makes papermill and
+    # Jupyter print a validation error on every run.
+    nbformat.validate(nbformat.read(REPO / path, as_version=4))
