@@ -52,8 +52,5 @@ def write_figures(path: str | Path | None, figures: Mapping[str, Any],
         elif value is not None and any(name.startswith(p) for p in fractions):
             value = check_fraction(name, value)
         out[name] = value
-    path = Path(path)
-    if path.parent != Path("") and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, out)
-    return path
+    write_json(path, out)                                # creates the parent folder
+    return Path(path)

@@ -251,3 +251,18 @@ def test_open_dataset_synthetic(tmp_path, monkeypatch):
         open_dataset("afhq")
     with pytest.raises(DataError, match="unknown dataset"):
         open_dataset("mnist")
+
+
+def test_models_train_on_the_presets_train_size_and_the_oracles_on_n_train():
+    # Preset.train_sizes: the papers' size ratios (RaFD small beside CelebA); every trainer opens its
+    # data through open_dataset, which applies it to the "train" split only.
+    import dataclasses
+
+    from stargan_lib.data.datasets import open_dataset
+    from stargan_lib.presets import PRESETS
+
+    p = dataclasses.replace(PRESETS["smoke"], train_sizes={"expressions": 40})
+    assert len(open_dataset("expressions", "train", preset=p)) == 40
+    assert len(open_dataset("faces", "train", preset=p)) == p.n_train
+    assert len(open_dataset("expressions", "test", preset=p)) == p.n_test
+    assert PRESETS["course"].train_size("expressions") == 1200 < PRESETS["course"].train_size("faces") == 6000

@@ -402,7 +402,7 @@ def _heldout_sibling(data_dir: Path, split: str, real: str) -> Path:
 
 
 def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = None, image_size: int | None = None,
-                 flip: bool = False, preset: str | None = None, n: int | None = None, seed: int = 0,
+                 flip: bool = False, preset: Any = None, n: int | None = None, seed: int = 0,
                  on_bad: str | None = None, attrs: Sequence[str] | None = None, **kw) -> Dataset:
     """The torch Dataset for `name`: synthetic when `data_dir` is None, else the real dataset it stands for.
 
@@ -414,6 +414,8 @@ def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
         held-out sibling (`val/` for AFHQ and CelebA-HQ, `test/` for RaFD), so one `--data-dir`
         serves training and evaluation; any other folder is read as given.
     image_size: default the preset's size (synthetic) or the paper's (real: 128 for v1 data, 256 for v2).
+    n: synthetic images; default the preset's `train_size(name)` for "train" (what the models train
+        on), its n_test for "test".
     on_bad: real data only: "skip" (warn and leave unreadable images out) or "error"; None: the policy of
         the enclosing `bad_image_policy` (the command line's `--on-bad`), "skip" outside one.
     """
@@ -427,7 +429,10 @@ def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
             raise DataError(f"dataset {name!r} is real data: pass its folder as --data-dir (see the README), or use "
                             f"the synthetic stand-in {syn!r}")
         from stargan_lib.data.synthetic import make_dataset
+        from stargan_lib.presets import Preset, get_preset
 
+        if n is None and split == "train":
+            n = (preset if isinstance(preset, Preset) else get_preset(preset)).train_size(syn)          # the papers' size ratios (Preset.train_sizes)
         imageset = make_dataset(syn, split=split, n=n, image_size=image_size, seed=seed, preset=preset)
         return ImageSetDataset(imageset, flip=flip)
     size = paper_size if image_size is None else image_size

@@ -14,7 +14,7 @@ import torch.nn as nn
 from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import ConfigError
 from stargan_lib.metrics.oracle_metrics import score_edit
-from stargan_lib.models.cyclegan import CycleGANConfig
+from stargan_lib.models.cyclegan import CycleGANConfig, translate
 from stargan_lib.train.cyclegan import domain_indices
 
 
@@ -40,11 +40,6 @@ def evaluate_cyclegan(nets: dict[str, nn.Module], cfg: CycleGANConfig, imageset:
         x, y = imageset.subset(idx).tensors()
         y_trg = y.clone()
         y_trg[:, names.index(src)], y_trg[:, names.index(dst)] = 0.0, 1.0
-        G = nets[gen]
-        was_training = G.training
-        G.eval()
-        device = next(G.parameters()).device
-        x_fake = torch.cat([G(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
-        G.train(was_training)
+        x_fake = translate(nets[gen], x, batch_size)
         out[key] = score_edit(oracle, x, x_fake, y, y_trg, seed=seed)
     return out

@@ -25,13 +25,12 @@ from stargan_lib.errors import ConfigError
 from stargan_lib.metrics.oracle_metrics import predict
 from stargan_lib.models import cyclegan
 from stargan_lib.models.stargan_v1 import generator_label, param_counts, translate
-from stargan_lib.utils import device_of
 
 SOURCE = "neutral"
 TARGETS = tuple(e for e in RAFD_EXPRESSIONS if e != SOURCE)       # the seven target expressions
 
 
-def table3_configs(preset: Any, targets: Sequence[str], seed: int = 0, cyclegan_iters: int | None = None
+def table3_configs(preset: str, targets: Sequence[str], seed: int = 0, cyclegan_iters: int | None = None
                    ) -> tuple[Any, dict[str, Any]]:
     """(StarGAN config, {target: CycleGAN config}) of the comparison; CycleGAN trains `cyclegan_iters`
     iterations per pair (None: its preset's), decaying over the second half."""
@@ -43,7 +42,7 @@ def table3_configs(preset: Any, targets: Sequence[str], seed: int = 0, cyclegan_
     _, stargan_cfg = joint_and_single_configs(preset, seed=seed)
     extra = {} if cyclegan_iters is None else {"total_iters": int(cyclegan_iters),
                                                 "decay_iters": int(cyclegan_iters) // 2}
-    cg = {t: cyclegan.config_for(preset if isinstance(preset, str) else preset.name, dataset="expressions",
+    cg = {t: cyclegan.config_for(preset, dataset="expressions",
                                  domain_a=SOURCE, domain_b=t, seed=seed, **extra) for t in targets}
     return stargan_cfg, cg
 
@@ -58,11 +57,11 @@ def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None =
     "params": parameters for all seven targets, "models": models trained for all seven}.
     """
     from stargan_lib.data import get_oracle, make_dataset
-    from stargan_lib.presets import get_preset
+    from stargan_lib.presets import Preset, get_preset
     from stargan_lib.train import cyclegan as cyclegan_train
     from stargan_lib.train import stargan_v1 as stargan_train
 
-    p = get_preset(preset) if not hasattr(preset, "name") else preset
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
     out_dir = Path(out_dir)
     targets = default_targets(p.name) if targets is None else tuple(targets)
     cyclegan_iters = default_cyclegan_iters(p.name) if cyclegan_iters is None else cyclegan_iters
@@ -85,9 +84,7 @@ def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None =
         rows["StarGAN"][t] = float((predict(oracle, fake)[0].argmax(1) != k).float().mean())
         nets = cyclegan_train.train(cg_cfgs[t], out_dir / f"CycleGAN_{SOURCE}_{t}", preset=p.name,
                                     progress=progress).nets
-        G_ab = nets["G_AB"].eval()
-        with torch.no_grad():
-            fake = torch.cat([G_ab(x[i:i + 256].to(device_of(G_ab))).cpu() for i in range(0, len(x), 256)])
+        fake = cyclegan.translate(nets["G_AB"], x)
         rows["CycleGAN"][t] = float((predict(oracle, fake)[0].argmax(1) != k).float().mean())
     sg, cg = param_counts(stargan_cfg), cyclegan.param_counts(next(iter(cg_cfgs.values())))
     n_pairs = len(TARGETS)

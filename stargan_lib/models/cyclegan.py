@@ -184,3 +184,15 @@ def param_counts(cfg: CycleGANConfig) -> dict[str, int]:
     g = count_parameters(ResnetGenerator(cfg.ngf, cfg.n_blocks))
     d = count_parameters(PatchDiscriminator(cfg.ndf, cfg.n_layers_d))
     return {"G": g, "D": d, "total": 2 * g + 2 * d}
+
+
+@torch.no_grad()
+def translate(G: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G(x) in evaluation mode, in batches, for one generator (G_AB or G_BA); returns CPU images in
+    [-1, 1] of x's shape (N, 3, H, W). Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    out = [G(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    G.train(was_training)
+    return torch.cat(out) if out else x[:0].clone()

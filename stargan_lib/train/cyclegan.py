@@ -60,12 +60,10 @@ def open_domains(cfg: CycleGANConfig, data: Dataset | ImageSet | Sequence[Datase
     `data_dir`.
     """
     from stargan_lib.data.datasets import ImageSetDataset, open_dataset
-    from stargan_lib.presets import get_preset
 
     if data is None:
-        n = get_preset(preset).train_size(cfg.dataset) if data_dir is None else None
         data = open_dataset(cfg.dataset, "train", data_dir=data_dir, image_size=cfg.image_size, flip=cfg.hflip,
-                            preset=preset, n=n)
+                            preset=preset)
     if isinstance(data, (list, tuple)):
         if len(data) != 2:
             raise ConfigError(f"CycleGAN needs two domains (A, B); got {len(data)} datasets")

@@ -51,13 +51,11 @@ def open_training_data(cfg: StarGANv1Config, data: Sequence[Dataset | ImageSet] 
     `train_size(name)` images; `cfg.seed` seeds the networks, the batch order and the augmentation.
     """
     from stargan_lib.data.datasets import ImageSetDataset, open_dataset
-    from stargan_lib.presets import get_preset
 
     if data is None:
         dirs = list(data_dir) if data_dir is not None else [None] * len(cfg.datasets)
-        sizes = get_preset(preset)
-        data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip, preset=preset,
-                             n=sizes.train_size(name) if d is None else None) for name, d in zip(cfg.datasets, dirs)]
+        data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip,
+                             preset=preset) for name, d in zip(cfg.datasets, dirs)]
     elif isinstance(data, (Dataset, ImageSet)):
         data = [data]
     data = [ImageSetDataset(d, flip=cfg.hflip) if isinstance(d, ImageSet) else d for d in data]
