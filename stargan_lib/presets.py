@@ -55,6 +55,10 @@ class Preset:
     # Training images of a synthetic dataset where the models train on fewer than n_train (the
     # oracles always use n_train): the papers' size ratios, e.g. RaFD several times smaller than CelebA.
     train_sizes: Mapping[str, int] = field(default_factory=dict)
+    # The course runs (`stargan course-runs`, `experiments.course_runs`): iterations of each run at the
+    # long schedule. The same configuration as the live run of its notebook, trained this long, with the
+    # learning-rate and λ_ds decays stretched in proportion. Empty: this preset ships no course runs.
+    course_runs: Mapping[str, int] = field(default_factory=dict)
 
     def train_size(self, dataset: str) -> int:
         """How many synthetic training images of `dataset` the models train on at this preset."""
@@ -94,6 +98,10 @@ PRESETS: dict[str, Preset] = {
         }),
         # Table 1 ablation in CI: 1 source per domain, 2 outputs (one LPIPS pair), 8 real images per domain.
         ablation=AblationSizes(total_iters=0, n_sources=1, n_outputs=2, n_real=8, reference=False),
+        # Tiny course runs, shipped too, so that CI exercises training, export, loading and the notebooks'
+        # course-run cells end to end in seconds.
+        course_runs=MappingProxyType({"cyclegan": 12, "stargan_v1": 20, "jnt": 20, "sng": 10, "table3_happy": 12,
+                                      **{f"v2_{c}": 8 for c in "ABCDEF"}}),
     ),
     "course": Preset(
         name="course", image_size=32, n_train=6000, n_test=1000, oracle_epochs=6, eval_sources=20,
@@ -144,6 +152,15 @@ PRESETS: dict[str, Preset] = {
         # The papers' size ratio: RaFD (about 500 images per expression) is small beside CelebA (200k), so
         # the models train on 1,200 expression images (150 per expression), a fifth of the faces' 6,000.
         train_sizes=MappingProxyType({"expressions": 1200}),
+        # The course runs (issue: length helps; 3x v1's iterations gave sharper faces, StarGAN v2 F at
+        # 2,500 drew recognisable animals): CycleGAN 4x notebook 01's 800; StarGAN v1 3x notebook 02's
+        # 2,000; JNT 6x and SNG (also Table 3's StarGAN) 6x notebook 03's 1,000 / 500, the length at which
+        # the wrong mask's effect (Fig. 7) was measured to appear; the Table 3 CycleGANs 4x notebook 02's
+        # 400; StarGAN v2 A-F 2,500 (the ablation's length, about 4x notebooks 04-05's 600). About 2.5
+        # core-hours in all on the course machine (`stargan course-runs`).
+        course_runs=MappingProxyType({"cyclegan": 3200, "stargan_v1": 6000, "jnt": 6000, "sng": 3000,
+                                      "table3_happy": 1600, "table3_surprised": 1600,
+                                      **{f"v2_{c}": 2500 for c in "ABCDEF"}}),
     ),
     # The paper preset trains on the real datasets; image_size is the v1 paper's 128 px
     # (StarGAN v2 configs override it to 256). n_train/n_test apply only to synthetic stand-ins.

@@ -16,7 +16,7 @@ classifier. Introduced in `notebooks/02_stargan_v1.ipynb`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -49,14 +49,8 @@ def table3_configs(preset: str, targets: Sequence[str], seed: int = 0, cyclegan_
 
 def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None = None, seed: int = 0,
                cyclegan_iters: int | None = None, progress: bool = False) -> dict[str, Any]:
-    """Train (or reload) the models in `out_dir` and score them on the held-out neutral expressions.
-
-    `targets` and `cyclegan_iters` default to the preset's (`DEFAULTS`).
-    Returns {"StarGAN": row, "CycleGAN": row, "real": {"error"}, "targets": [...], "n": sources}, each
-    row {"error": mean classification error over the targets, "per_target": {target: error},
-    "params": parameters for all seven targets, "models": models trained for all seven}.
-    """
-    from stargan_lib.data import get_oracle, make_dataset
+    """Train (or reload) the models in `out_dir` and score them on the held-out neutral expressions
+    (`score_table3`). `targets` and `cyclegan_iters` default to the preset's (`DEFAULTS`)."""
     from stargan_lib.presets import Preset, get_preset
     from stargan_lib.train import cyclegan as cyclegan_train
     from stargan_lib.train import stargan_v1 as stargan_train
@@ -66,33 +60,59 @@ def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None =
     targets = default_targets(p.name) if targets is None else tuple(targets)
     cyclegan_iters = default_cyclegan_iters(p.name) if cyclegan_iters is None else cyclegan_iters
     stargan_cfg, cg_cfgs = table3_configs(p.name, targets, seed, cyclegan_iters)
-    test = make_dataset("expressions", "test", preset=p)
+    G = stargan_train.train(stargan_cfg, out_dir / "StarGAN", preset=p.name, progress=progress).nets["G"]
+    cyclegans = {t: cyclegan_train.train(cg_cfgs[t], out_dir / f"CycleGAN_{SOURCE}_{t}", preset=p.name,
+                                         progress=progress).nets["G_AB"] for t in targets}
+    return score_table3(p, G, stargan_cfg, cyclegans, next(iter(cg_cfgs.values())), seed)
+
+
+def table3_errors(preset: Any, translate_to: Callable[[torch.Tensor, int], torch.Tensor], targets: Sequence[str],
+                  seed: int = 0) -> dict[str, float]:
+    """{target: classification error}: the held-out neutral expressions translated by
+    `translate_to(x, k)` (k: the target's class index), read by the studio expressions oracle."""
+    from stargan_lib.data import get_oracle, make_dataset
+
+    test = make_dataset("expressions", "test", preset=preset)
     names = list(test.label_names)
     idx = [i for i, y in enumerate(test.labels) if names[int(y)] == SOURCE]
     if not idx:
-        raise ConfigError(f"the expressions test set of preset {p.name!r} has no {SOURCE!r} image")
+        raise ConfigError(f"the expressions test set of this preset has no {SOURCE!r} image")
     x, _ = test.subset(idx).tensors()                                         # (N, 3, H, W) neutral faces
+    oracle = get_oracle("expressions", preset=preset, seed=seed, progress=False)
+    return {t: float((predict(oracle, translate_to(x, names.index(t)))[0].argmax(1) != names.index(t)).float().mean())
+            for t in targets}
+
+
+def score_table3(preset: Any, G: torch.nn.Module, stargan_cfg: Any, cyclegans: Mapping[str, torch.nn.Module],
+                 cyclegan_cfg: Any, seed: int = 0) -> dict[str, Any]:
+    """Table 3 of trained models: StarGAN's G (`stargan_cfg`) and one CycleGAN G_AB per target
+    (`cyclegans`, neutral -> target; `cyclegan_cfg` counts their parameters).
+
+    Returns {"StarGAN": row, "CycleGAN": row, "real": {"error"}, "targets": [...], "n": sources}, each
+    row {"error": mean classification error over the targets, "per_target": {target: error},
+    "params": parameters for all seven targets, "models": models trained for all seven}.
+    """
+    from stargan_lib.data import get_oracle, make_dataset
+    from stargan_lib.presets import Preset, get_preset
+
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
+    targets = tuple(cyclegans)
+    test = make_dataset("expressions", "test", preset=p)
     oracle = get_oracle("expressions", preset=p, seed=seed, progress=False)
     real_logits, _ = predict(oracle, test.tensors()[0])
     real_error = float((real_logits.argmax(1) != torch.as_tensor(test.labels)).float().mean())
-
-    G = stargan_train.train(stargan_cfg, out_dir / "StarGAN", preset=p.name, progress=progress).nets["G"]
-    rows: dict[str, dict[str, float]] = {"StarGAN": {}, "CycleGAN": {}}
-    for t in targets:
-        k = names.index(t)
-        fake = translate(G, x, generator_label(stargan_cfg, torch.full((len(x),), k, dtype=torch.long)))
-        rows["StarGAN"][t] = float((predict(oracle, fake)[0].argmax(1) != k).float().mean())
-        nets = cyclegan_train.train(cg_cfgs[t], out_dir / f"CycleGAN_{SOURCE}_{t}", preset=p.name,
-                                    progress=progress).nets
-        fake = cyclegan.translate(nets["G_AB"], x)
-        rows["CycleGAN"][t] = float((predict(oracle, fake)[0].argmax(1) != k).float().mean())
-    sg, cg = param_counts(stargan_cfg), cyclegan.param_counts(next(iter(cg_cfgs.values())))
+    n = int(sum(1 for y in test.labels if test.label_names[int(y)] == SOURCE))
+    rows = {"StarGAN": table3_errors(p, lambda x, k: translate(
+                G, x, generator_label(stargan_cfg, torch.full((len(x),), k, dtype=torch.long))), targets, seed),
+            "CycleGAN": {t: table3_errors(p, lambda x, k, t=t: cyclegan.translate(cyclegans[t], x), (t,), seed)[t]
+                         for t in targets}}
+    sg, cg = param_counts(stargan_cfg), cyclegan.param_counts(cyclegan_cfg)
     n_pairs = len(TARGETS)
     return {"StarGAN": {"error": sum(rows["StarGAN"].values()) / len(targets), "per_target": rows["StarGAN"],
                         "params": sg["G"] + sg["D"], "models": 1},
             "CycleGAN": {"error": sum(rows["CycleGAN"].values()) / len(targets), "per_target": rows["CycleGAN"],
                          "params": cg["total"] * n_pairs, "models": n_pairs},
-            "real": {"error": real_error}, "targets": list(targets), "n": len(x),
+            "real": {"error": real_error}, "targets": list(targets), "n": n,
             "train_images": {"StarGAN": p.train_size("expressions"), "CycleGAN per pair": "its two expressions"}}
 
 
