@@ -1,4 +1,4 @@
-# StarGAN course: `make setup` once, then `make test`, `make lab`, `make labs`, `make ablation`.
+# StarGAN course: `make setup` once, then `make test`, `make lab`, `make labs`, `make ablation`, `make course-runs`.
 # Every target runs inside .venv; `make test` (and the others) run `make setup` first when needed.
 # No Jupyter kernel is registered for the user: the notebooks declare the standard `python3` kernel, which
 # JupyterLab, papermill and nbval started from .venv/bin resolve to .venv's own python (see README).
@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-.PHONY: setup test test-unit test-notebooks lab labs notebooks ablation clean-venv
+.PHONY: setup test test-unit test-notebooks lab labs notebooks ablation course-runs clean-venv
 
 setup: $(STAMP)
 
@@ -45,6 +45,12 @@ notebooks: setup
 
 ablation: setup
 	$(BIN)/stargan ablation --preset course
+
+# The long runs the notebooks load beside their live runs (a few core-hours; resumes when run again).
+# `make course-runs ONLY=v2_C,stargan_v1` rebuilds some; PRESET=smoke makes the tiny ones CI loads.
+PRESET ?= course
+course-runs: setup
+	$(BIN)/stargan course-runs --preset $(PRESET) $(if $(ONLY),--only $(ONLY),)
 
 clean-venv:
 	rm -rf $(VENV)

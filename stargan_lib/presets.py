@@ -182,6 +182,11 @@ def default_preset_name() -> str:
     return os.environ.get(PRESET_ENV, DEFAULT_PRESET)
 
 
+def as_preset(preset: "str | Preset | None") -> Preset:
+    """`preset` itself, or the preset of that name (None: `$STARGAN_PRESET` or "course")."""
+    return preset if isinstance(preset, Preset) else get_preset(preset)
+
+
 def get_preset(name: str | None = None) -> Preset:
     """The preset called `name` (default: `default_preset_name()`), with a clear error if unknown."""
     name = default_preset_name() if name is None else name

@@ -30,7 +30,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stargan_lib"
 MAX_LINES = 650
 
 LAYERS = {
-    0: ("stargan_lib", "utils", "errors", "presets", "paths", "schedules", "threads", "nbtools", "configs_v2",
+    0: ("stargan_lib", "utils", "errors", "presets", "paths", "schedules", "threads", "nbtools", "configs_v2", "locks",
         "grids", "figures"),
     1: ("data",),
     2: ("models",),

@@ -8,13 +8,9 @@ out of a folder while one is running (both would train the same configurations).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -25,11 +21,20 @@ from stargan_lib.ablation.table import collect_results, write_table
 from stargan_lib.configs_v2 import DESCRIPTIONS
 from stargan_lib import paths
 from stargan_lib.errors import ConfigError
+from stargan_lib.locks import FolderLock, pid_alive  # noqa: F401  (pid_alive: re-exported for the tests)
 from stargan_lib.presets import Preset
 from stargan_lib.threads import available_cores, thread_count
-from stargan_lib.utils import read_json_object, write_json
+from stargan_lib.utils import write_json
 
 LOCK = "ablation.lock"
+
+
+class AblationLock(FolderLock):
+    """`<out>/ablation.lock` while `run_ablation` writes into `out` (`locks.FolderLock`)."""
+
+    def __init__(self, out_dir: str | Path, log: Callable[[str], None] | None = print):
+        super().__init__(out_dir, LOCK, "stargan ablation", "the configurations",
+                         progress=Path(out_dir) / "notebooks", log=log)
 
 
 def experiment_notebook() -> Path:
@@ -109,89 +114,6 @@ def execute_experiment(notebook: str, out_notebook: str, parameters: dict[str, A
         return f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', str(exc))}", \
             time.perf_counter() - t0
     return None, time.perf_counter() - t0
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this machine (it may belong to another user)."""
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:            # it exists, owned by someone else
-        return True
-    except (OverflowError, ValueError):
-        return False
-    return True
-
-
-class AblationLock:
-    """`<out>/ablation.lock` while `run_ablation` writes into `out`: {"pid", "host", "started"}.
-
-    `acquire` creates the file atomically (a complete file is linked into place, so a reader never
-    sees half of it) and refuses, naming the other run and what to do, while another run holds it.
-    A lock left by a process of this machine that no longer exists (a killed run) is stale: it is
-    removed, with a log line, and taken. A lock of another machine (a shared folder) cannot be
-    checked: it is refused and its message says how to remove it. `release` removes the file only
-    if it still holds this run's record. Use as a context manager.
-    """
-
-    def __init__(self, out_dir: str | Path, log: Callable[[str], None] | None = print):
-        self.path = Path(out_dir) / LOCK
-        self.log = log
-        self.record: dict[str, Any] | None = None
-
-    def _refuse(self, other: Mapping[str, Any] | None, why: str) -> ConfigError:
-        if other is None:
-            return ConfigError(f"the ablation results folder {self.path.parent} is locked by {self.path}, which cannot "
-                               "be read. If no `stargan ablation` is running into this folder, delete the lock file "
-                               f"({self.path}) and run again")
-        return ConfigError(
-            f"another `stargan ablation` is writing into {self.path.parent}: process {other.get('pid')} on "
-            f"{other.get('host')}, started {other.get('started')} ({why}). Two runs would train the same "
-            f"configurations. Wait for it to finish (its progress is in {self.path.parent / 'notebooks'}), or use "
-            f"another folder (--out); if that process is gone, delete {self.path} and run again")
-
-    def acquire(self) -> "AblationLock":
-        """Take the lock, or raise ConfigError naming the run that holds it (a stale one is removed)."""
-        record = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{LOCK}.{record['pid']}.tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        try:
-            for _ in range(3):
-                try:
-                    os.link(tmp, self.path)            # fails if the lock exists: atomic, and never half-written
-                except FileExistsError:
-                    other = read_json_object(self.path)
-                    if other is None or not isinstance(other.get("pid"), int):
-                        raise self._refuse(None, "unreadable") from None
-                    if other.get("host") != record["host"]:
-                        raise self._refuse(other, "another machine: its process cannot be checked from here") from None
-                    if pid_alive(other["pid"]):
-                        raise self._refuse(other, "it is still running") from None
-                    if self.log is not None:
-                        self.log(f"removing the stale lock {self.path}: process {other['pid']} (started "
-                                 f"{other.get('started')}) no longer exists")
-                    self.path.unlink(missing_ok=True)
-                    continue
-                self.record = record
-                return self
-            raise self._refuse(read_json_object(self.path), "it took the folder while the stale lock was removed")
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def release(self) -> None:
-        """Remove the lock file if this run holds it."""
-        if self.record is not None and read_json_object(self.path) == self.record:
-            self.path.unlink(missing_ok=True)
-        self.record = None
-
-    def __enter__(self) -> "AblationLock":
-        return self.acquire()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
 
 
 def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable[str] | None = None,

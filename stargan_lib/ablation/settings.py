@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from stargan_lib.configs_v2 import LETTERS, SYNTHETIC, StarGANv2Config, make_config
 from stargan_lib import paths
 from stargan_lib.errors import ConfigError
-from stargan_lib.presets import Preset, get_preset
+from stargan_lib.presets import Preset, as_preset  # noqa: F401  (as_preset: re-exported)
 from stargan_lib.utils import read_json_object, write_json
 
 # Table 1 of the StarGAN v2 paper (CelebA-HQ, 256 px, latent-guided; LPIPS undefined for A–C).
@@ -78,11 +78,6 @@ def resolve_out_dir(out_dir: str | Path | None, preset: str | Preset | None) -> 
     if out_dir is None or str(out_dir) == NOTEBOOK_OUT:
         return default_out_dir(preset, paths.results_dir("ablation"))
     return Path(out_dir)
-
-
-def as_preset(preset: str | Preset | None) -> Preset:
-    """`preset` itself, or the preset of that name (None: `$STARGAN_PRESET` or "course")."""
-    return preset if isinstance(preset, Preset) else get_preset(preset)
 
 
 def library_version() -> str:

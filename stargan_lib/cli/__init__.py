@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "stargan_lib.cli.train_cmd",
     "stargan_lib.cli.params_cmd",
     "stargan_lib.cli.ablation_cmd",
+    "stargan_lib.cli.course_runs_cmd",
 ]
 
 

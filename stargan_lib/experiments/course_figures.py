@@ -17,15 +17,11 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from stargan_lib.presets import Preset, get_preset
+from stargan_lib.presets import Preset, as_preset
 
 SINGLE = ("Black", "Blond", "Brown", "Gender", "Aged")
 MULTI = ("H+G", "H+A", "G+A", "H+G+A")
 N_EXPR_EVAL = 400          # held-out faces notebook 03 translates to every expression
-
-
-def _preset(preset: Any) -> Preset:
-    return preset if isinstance(preset, Preset) else get_preset(preset)
 
 
 # ============================================================================ notebook 01
@@ -92,7 +88,7 @@ def v2_indices(test_set: Any, preset: Any) -> dict[str, np.ndarray]:
     "eval": the first `preset.eval_sources` of each domain (04's oracle scores); "show": the first two
     (04's grids); "div": the first min(eval_sources, 5) (05's diversity sources); "show1": the first one
     (05's grids); "ref": the last four of each domain (05's references)."""
-    p = _preset(preset)
+    p = as_preset(preset)
     labels = np.asarray(test_set.labels)
     domains = range(len(test_set.label_names))
 
@@ -131,7 +127,7 @@ def figures_of(name: str, run: Any, preset: Any, seed: int = 0) -> dict[str, Any
     an oracle missing from the cache is trained on first use."""
     from stargan_lib.data import get_oracle, make_dataset
 
-    p = _preset(preset)
+    p = as_preset(preset)
     cfg = run.cfg
     if name == "cyclegan":
         from stargan_lib.experiments.cyclegan import evaluate_cyclegan

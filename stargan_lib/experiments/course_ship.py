@@ -21,7 +21,6 @@ Layer: experiments. Introduced in `notebooks/01_cyclegan_baseline.ipynb`, sectio
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +28,8 @@ from typing import Any, Callable
 import torch
 
 from stargan_lib.errors import CheckpointError, StarganError
-from stargan_lib.experiments.course_runs import (RUNS, _preset, check_name, config_hash, long_config, run_dir,
+from stargan_lib.presets import as_preset
+from stargan_lib.experiments.course_runs import (RUNS, check_name, config_hash, long_config, run_dir,
                                                  run_state, short_config)
 from stargan_lib.paths import package_dir
 from stargan_lib.train.common import LoadedRun, config_dict, config_diff, config_from_dict, load_run
@@ -52,7 +52,7 @@ def rebuild_hint(name: str, preset: str) -> str:
 
 def shipped_dir(preset: Any) -> Path:
     """`stargan_lib/resources/course_runs/<preset>/` (the package's own copy; may not exist)."""
-    return package_dir() / "resources" / "course_runs" / _preset(preset).name
+    return package_dir() / "resources" / "course_runs" / as_preset(preset).name
 
 
 def shipped_paths(name: str, preset: Any, folder: str | Path | None = None) -> tuple[Path, Path]:
@@ -99,7 +99,7 @@ def check_inputs(name: str, preset: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `N_CHECK` held-out images (and labels) of the run's test set (the fingerprint's inputs)."""
     from stargan_lib.data import make_dataset
 
-    p = _preset(preset)
+    p = as_preset(preset)
     dataset = {"cyclegan": "faces", "stargan_v1": "faces", "jnt": "faces", "sng": "expressions"}.get(name)
     if name.startswith("table3_"):
         dataset = "expressions"
@@ -145,7 +145,7 @@ def export_course_run(name: str, preset: Any, dest: str | Path | None = None, se
     `course_figures.figures_of`); they are computed on float32 and float16 weights, and the run ships
     in float16 when no figure moves by more than `FP16_TOLERANCE`.
     """
-    p = _preset(preset)
+    p = as_preset(preset)
     check_name(name, p)
     cfg = long_config(name, p, seed)
     state = run_state(name, p)
@@ -199,10 +199,18 @@ def export_course_run(name: str, preset: Any, dest: str | Path | None = None, se
     return manifest
 
 
+def is_exported(name: str, preset: Any, state: dict[str, Any], folder: str | Path | None = None) -> bool:
+    """Whether the package's copy (or `folder`'s) of run `name` comes from the finished run `state` (`run_state`)."""
+    pt, js = shipped_paths(name, preset, folder)
+    m = read_json_object(js) if js.is_file() else None
+    return bool(pt.is_file() and m and m.get("config_hash") == state.get("config_hash")
+                and m.get("train_seconds") == state.get("train_seconds"))
+
+
 # ============================================================================ load
 def read_manifest(name: str, preset: Any, folder: str | Path | None = None) -> dict[str, Any]:
     """The manifest of shipped run `name`; a `CourseRunError` naming the run when missing or unreadable."""
-    p = _preset(preset)
+    p = as_preset(preset)
     _, js = shipped_paths(name, p, folder)
     manifest = read_json_object(js) if js.is_file() else None
     if manifest is None:
@@ -220,7 +228,7 @@ def load_course_run(name: str, preset: Any, folder: str | Path | None = None, de
     Refused with a `CourseRunError` that names the run and `make course-runs ONLY=<name>`: a missing,
     truncated or foreign file, non-finite weights, or a configuration hash other than today's.
     """
-    p = _preset(preset)
+    p = as_preset(preset)
     check_name(name, p)
     pt, _ = shipped_paths(name, p, folder)
     hint = rebuild_hint(name, p.name)
@@ -273,7 +281,7 @@ def course_run_or_none(name: str, preset: Any, enabled: bool = True,
     """`load_course_run` for a notebook: None when `enabled` is False (the `COURSE_RUNS` parameter), when
     the preset ships no course runs, or when the run cannot be loaded (the reason is printed), so that
     the notebook's live part runs on."""
-    p = _preset(preset)
+    p = as_preset(preset)
     if not enabled:
         return None
     if name not in p.course_runs:
