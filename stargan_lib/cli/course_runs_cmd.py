@@ -7,6 +7,7 @@ Introduced in `notebooks/01_cyclegan_baseline.ipynb`, section "The course run"; 
   stargan course-runs                          # every course run of the course preset (= make course-runs)
   stargan course-runs --only v2_C,v2_F         # rebuild some runs (= make course-runs ONLY=v2_C,v2_F)
   stargan course-runs --status                 # what is trained, what ships, what is stale
+  stargan course-runs --table                  # the shipped runs' figures as Markdown (the README's table)
   stargan course-runs --preset smoke           # the tiny runs CI loads (seconds)
 
 Runs train in `<cache>/course-runs/<preset>/` (outside the work tree: `$STARGAN_CACHE` moves it), two at
@@ -27,6 +28,8 @@ def cmd_course_runs(args: argparse.Namespace) -> int:
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     if args.status:
         return print_status(args.preset or "course", only)
+    if args.table:
+        return print_table(args.preset or "course", only)
     failed = run_course_runs(args.preset or "course", only=only, jobs=args.jobs, threads=args.run_threads,
                              export=not args.no_export, dest=args.dest, report_every=args.report_every)
     if failed:
@@ -56,6 +59,29 @@ def print_status(preset: str, only: list[str] | None) -> int:
     return 1 if stale else 0
 
 
+def print_table(preset: str, only: list[str] | None) -> int:
+    """The shipped runs' manifests as Markdown: length, training time, device, size and every figure
+    (what the README's course-run table is made from)."""
+    from stargan_lib.experiments.course_runs import check_name, run_names
+    from stargan_lib.experiments.course_ship import CourseRunError, read_manifest
+
+    names = [check_name(n, preset).name for n in only] if only else run_names(preset)
+    print("| run | notebook | iterations (live → course) | training | device | weights | figures |")
+    print("|---|---|---|---|---|---|---|")
+    for n in names:
+        try:
+            m = read_manifest(n, preset)
+        except CourseRunError as exc:
+            print(f"| {n} | – | – | – | – | – | {exc} |")
+            continue
+        figs = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in m["figures"].items()
+                         if v is not None and k != "source")
+        print(f"| {n} | {m['notebook'][:2]} | {m['live_iterations']:,} → {m['iterations']:,} | "
+              f"{float(m['train_seconds']) / 60:.0f} min | {m['device']} | {m['bytes'] / 1e6:.2f} MB {m['dtype']} | "
+              f"{figs} |")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `stargan course-runs`."""
     from stargan_lib.cli.dataclass_args import positive_int
@@ -74,5 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-export", action="store_true", help="train only; do not write the package's copies")
     p.add_argument("--dest", default=None, help="export into this folder instead of the package's resources")
     p.add_argument("--status", action="store_true", help="print what is trained and shipped; train nothing")
+    p.add_argument("--table", action="store_true",
+                   help="print the shipped runs' manifests (length, time, figures) as a Markdown table; train nothing")
     p.add_argument("--report-every", type=float, default=60.0, help="seconds between progress lines (default 60)")
     p.set_defaults(func=cmd_course_runs)

@@ -1,7 +1,7 @@
 """The official StarGAN v2 demo on real photos: the released networks (AFHQ, and CelebA-HQ with the
 face-alignment network's high-pass masks) translate the sample photos with the styles of reference photos.
 
-Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb` (section 8), which calls `official_demo`.
+Introduced in `notebooks/05_stargan_v2_D_to_F.ipynb` (section 9), which calls `official_demo`.
 
 The released files are not part of the course (about 1 GB together, CC BY-NC 4.0). They come from the
 official repository's download script, run in a clone of it:
