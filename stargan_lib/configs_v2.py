@@ -52,7 +52,7 @@ from typing import Any, Mapping
 
 from stargan_lib.errors import ConfigError
 from stargan_lib.schedules import linear_decay
-from stargan_lib.utils import check_run_lengths
+from stargan_lib.utils import MAX_IMAGE_SIZE, check_fields, check_run_lengths, field_range
 
 LETTERS = ("A", "B", "C", "D", "E", "F")
 ADVERSARIAL = ("wgan", "nonsat")
@@ -66,10 +66,14 @@ WING_RANDOM = "random"   # wing_path value: FAN with seeded random weights (test
 FACE_DATASETS = ("celeba_hq",)   # the datasets whose images FAN can find landmarks in (w_hpf > 0)
 
 
-def _f(default: Any, help: str, choices: tuple | None = None) -> Any:
-    meta = {"help": help}
+def _f(default: Any, help: str, choices: tuple | None = None, kind: str | None = None,
+       maximum: float | None = None) -> Any:
+    """A config field: its help text, allowed `choices`, and for numbers the range `kind` (`utils.field_range`)."""
+    meta: dict[str, Any] = {"help": help}
     if choices is not None:
         meta["choices"] = list(choices)
+    if kind is not None:
+        meta.update(field_range(kind, maximum))
     return field(default=default, metadata=meta)
 
 
@@ -94,36 +98,36 @@ class StarGANv2Config:
                       ("afhq", "celeba_hq"))
 
     # --- architecture (Appendix E); 0 means "derived from image_size as in the official code"
-    image_size: int = _f(256, "image side in pixels (a power of two)")
-    num_domains: int = _f(3, "number of domains K (AFHQ: 3, CelebA-HQ: 2)")
-    latent_dim: int = _f(16, "latent code z dimension")
-    style_dim: int = _f(64, "style code s dimension")
-    hidden_dim: int = _f(512, "mapping network hidden width")
-    mapping_shared: int = _f(4, "shared linear layers of the mapping network")
-    mapping_unshared: int = _f(4, "per-domain linear layers of the mapping network")
-    base_dim: int = _f(0, "channels after the first conv (0: 2**14 // image_size, i.e. 64 at 256 px)")
-    max_conv_dim: int = _f(512, "channel cap of G, E and D")
-    g_downsample: int = _f(0, "G's down/up-sampling blocks (0: log2(size) - 4, plus 1 with w_hpf)")
-    g_bottleneck: int = _f(2, "G's intermediate blocks in the encoder and in the decoder")
-    d_downsample: int = _f(0, "down-sampling blocks of D and E (0: log2(size) - 2, i.e. to 4x4)")
+    image_size: int = _f(256, "image side in pixels (a power of two)", kind="count", maximum=MAX_IMAGE_SIZE)
+    num_domains: int = _f(3, "number of domains K (AFHQ: 3, CelebA-HQ: 2)", kind="count")
+    latent_dim: int = _f(16, "latent code z dimension", kind="count")
+    style_dim: int = _f(64, "style code s dimension", kind="count")
+    hidden_dim: int = _f(512, "mapping network hidden width", kind="count")
+    mapping_shared: int = _f(4, "shared linear layers of the mapping network", kind="count0")
+    mapping_unshared: int = _f(4, "per-domain linear layers of the mapping network", kind="count0")
+    base_dim: int = _f(0, "channels after the first conv (0: 2**14 // image_size, i.e. 64 at 256 px)", kind="count0")
+    max_conv_dim: int = _f(512, "channel cap of G, E and D", kind="count")
+    g_downsample: int = _f(0, "G's down/up-sampling blocks (0: log2(size) - 4, plus 1 with w_hpf)", kind="count0")
+    g_bottleneck: int = _f(2, "G's intermediate blocks in the encoder and in the decoder", kind="count0")
+    d_downsample: int = _f(0, "down-sampling blocks of D and E (0: log2(size) - 2, i.e. to 4x4)", kind="count0")
     w_hpf: float = _f(0.0, "weight of the high-pass face-heatmap skip (CelebA-HQ official: 1; 0 = off); "
-                           "needs face images and the face-alignment network's weights (wing_path)")
+                           "needs face images and the face-alignment network's weights (wing_path)", kind="nonneg")
     wing_path: str = _f(WING_DEFAULT, "the face-alignment network's weights wing.ckpt, used when w_hpf > 0 "
                                       "(official repository: `bash download.sh wing`); 'random': seeded random "
                                       "weights, for tests only")
 
     # --- objective (Eq. 1-5, Appendix B)
-    lambda_sty: float = _f(1.0, "λ_sty, style reconstruction (Eq. 2)")
-    lambda_ds: float = _f(2.0, "initial λ_ds, diversity sensitive loss (Eq. 3); AFHQ 2, CelebA-HQ 1")
-    ds_decay_iters: int = _f(100_000, "λ_ds decays linearly to 0 over this many iterations")
+    lambda_sty: float = _f(1.0, "λ_sty, style reconstruction (Eq. 2)", kind="nonneg")
+    lambda_ds: float = _f(2.0, "initial λ_ds, diversity sensitive loss (Eq. 3); AFHQ 2, CelebA-HQ 1", kind="nonneg")
+    ds_decay_iters: int = _f(100_000, "λ_ds decays linearly to 0 over this many iterations", kind="count")
     ds_both_outputs: bool = _f(False, "L_ds as Eq. (3) reads it, with the gradient through both outputs "
                                       "(Deviation from the official code, which detaches the second; "
                                       "notebook 05); off: the official computation")
-    lambda_cyc: float = _f(1.0, "λ_cyc, cycle consistency (Eq. 4)")
-    lambda_lat: float = _f(1.0, "λ_lat, latent reconstruction of configuration D")
-    lambda_cls: float = _f(1.0, "λ_cls, domain classification of the ACGAN discriminator (A)")
-    lambda_gp: float = _f(10.0, "λ_gp, WGAN-GP gradient penalty (A, B)")
-    r1_gamma: float = _f(1.0, "γ of the R1 regulariser (C-F)")
+    lambda_cyc: float = _f(1.0, "λ_cyc, cycle consistency (Eq. 4)", kind="nonneg")
+    lambda_lat: float = _f(1.0, "λ_lat, latent reconstruction of configuration D", kind="nonneg")
+    lambda_cls: float = _f(1.0, "λ_cls, domain classification of the ACGAN discriminator (A)", kind="nonneg")
+    lambda_gp: float = _f(10.0, "λ_gp, WGAN-GP gradient penalty (A, B)", kind="nonneg")
+    r1_gamma: float = _f(1.0, "γ of the R1 regulariser (C-F)", kind="nonneg")
 
     # --- data augmentation (official code; the paper does not describe it)
     augment: str = _f("official", "training augmentation: 'official' (with probability 0.5 a random resized "
@@ -131,14 +135,14 @@ class StarGANv2Config:
                                   "loader) or 'none'", AUGMENTS)
 
     # --- optimisation (Appendix B)
-    batch_size: int = _f(8, "global batch size (split across DDP processes)")
-    total_iters: int = _f(100_000, "training iterations")
-    lr: float = _f(1e-4, "learning rate of G, E and D")
-    f_lr: float = _f(1e-6, "learning rate of the mapping network F")
-    beta1: float = _f(0.0, "Adam β1")
-    beta2: float = _f(0.99, "Adam β2")
-    weight_decay: float = _f(1e-4, "Adam weight decay")
-    ema_beta: float = _f(0.999, "β of the exponential moving average of G, F, E")
+    batch_size: int = _f(8, "global batch size (split across DDP processes)", kind="count")
+    total_iters: int = _f(100_000, "training iterations", kind="count")
+    lr: float = _f(1e-4, "learning rate of G, E and D", kind="positive")
+    f_lr: float = _f(1e-6, "learning rate of the mapping network F", kind="positive")
+    beta1: float = _f(0.0, "Adam β1", kind="beta")
+    beta2: float = _f(0.99, "Adam β2", kind="beta")
+    weight_decay: float = _f(1e-4, "Adam weight decay", kind="nonneg")
+    ema_beta: float = _f(0.999, "β of the exponential moving average of G, F, E", kind="beta")
 
     # --- run
     seed: int = _f(777, "random seed")
@@ -146,9 +150,9 @@ class StarGANv2Config:
     amp_bf16: bool = _f(False, "bf16 autocast for the forward passes (memory/speed, CUDA)")
     channels_last: bool = _f(False, "channels_last memory format (CUDA)")
     grad_checkpoint: bool = _f(False, "gradient checkpointing of the residual blocks (memory)")
-    log_every: int = _f(100, "iterations between loss-history entries")
-    sample_every: int = _f(5000, "iterations between sample grids (0: never)")
-    ckpt_every: int = _f(10_000, "iterations between checkpoints (0: only at the end)")
+    log_every: int = _f(100, "iterations between loss-history entries", kind="count0")
+    sample_every: int = _f(5000, "iterations between sample grids (0: never)", kind="count0")
+    ckpt_every: int = _f(10_000, "iterations between checkpoints (0: only at the end)", kind="count0")
     out_dir: str = _f("", "run folder for checkpoints and samples ('' = keep in memory only)")
 
 
@@ -281,6 +285,7 @@ def validate(cfg: StarGANv2Config) -> StarGANv2Config:
     def bad(msg: str) -> None:
         raise ConfigError(msg)
 
+    check_fields(cfg)                   # every number finite and in its field's range (NaN, negative rates ...)
     if cfg.dataset not in DATASETS:
         bad(f"dataset={cfg.dataset!r} is not one of {sorted(DATASETS)} (synthetic stand-ins: "
             f"{sorted(DATASET_ALIASES)} map to them)")

@@ -11,12 +11,13 @@ Fractions are stored in [0, 1] (`check_fraction`), never as percentages. Introdu
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Mapping
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.utils import write_json
+from stargan_lib.utils import atomic_write_bytes
 
 
 def check_fraction(name: str, value: Any) -> float:
@@ -34,7 +35,8 @@ def write_figures(path: str | Path | None, figures: Mapping[str, Any],
 
     An empty `path` writes nothing and returns None (the notebooks' default). Every name that starts
     with one of `fractions` (e.g. "target_acc_") must be a fraction in [0, 1]. Values must be plain
-    numbers, strings, booleans or None; NaN is written as null. Returns the path written.
+    numbers, strings, booleans or None; NaN and ±infinity are written as null, so the file is strict
+    JSON (no `NaN` / `Infinity` tokens) that any JSON reader accepts. Returns the path written.
     """
     if not path:
         return None
@@ -47,10 +49,11 @@ def write_figures(path: str | Path | None, figures: Mapping[str, Any],
                               "of numbers; give each entry its own key")
         if hasattr(value, "item"):                       # numpy / torch scalars
             value = value.item()
-        if isinstance(value, float) and math.isnan(value):
-            value = None
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None                                 # NaN, inf, -inf: not representable in strict JSON
         elif value is not None and any(name.startswith(p) for p in fractions):
             value = check_fraction(name, value)
         out[name] = value
-    write_json(path, out)                                # creates the parent folder
+    # strict JSON (allow_nan=False: a non-finite value left would be an error, never an `Infinity` token)
+    atomic_write_bytes(path, (json.dumps(out, indent=2, allow_nan=False, default=str) + "\n").encode())
     return Path(path)

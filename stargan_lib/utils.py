@@ -62,22 +62,104 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+CACHE_ENV = "STARGAN_CACHE"
+
+
+def _cache_flag() -> str:
+    return f"the cache folder ${CACHE_ENV}" if os.environ.get(CACHE_ENV) else "the cache folder"
+
+
 def cache_root() -> Path:
     """Where generated data, oracle weights, metric weights and FID statistics are cached.
 
-    `$STARGAN_CACHE` when set, else `~/.cache/stargan-course`.
+    `$STARGAN_CACHE` when set, else `~/.cache/stargan-course`. A location that is a file or cannot be
+    created is a ConfigError that names it and says to set $STARGAN_CACHE to a folder you can write.
     """
-    root = os.environ.get("STARGAN_CACHE") or Path.home() / ".cache" / "stargan-course"
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "stargan-course"
     root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    make_dir(root, _cache_flag(), fix=f"set ${CACHE_ENV} to a folder you can write")
     return root
 
 
 def cache_dir(*parts: str) -> Path:
     """A sub-folder of the cache, created on demand."""
     path = cache_root().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    make_dir(path, _cache_flag(), fix=f"set ${CACHE_ENV} to a folder you can write")
     return path
+
+
+def check_cache_writable() -> Path:
+    """The cache root, checked before a command that writes into it starts: a folder this user can write
+    (else a ConfigError naming $STARGAN_CACHE). Introduced in `notebooks/00_setup_and_data.ipynb`."""
+    root = cache_root()
+    return check_output_dir(root, _cache_flag(), fix=f"set ${CACHE_ENV} to a folder you can write")
+
+
+# ---------------------------------------------------------------------------- output paths, checked up front
+def _first_existing(path: Path) -> Path:
+    probe = path
+    while not (probe.exists() or probe.is_symlink()) and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def check_output_dir(path: str | Path, flag: str, fix: str = "choose another folder") -> Path:
+    """`path` as a folder a command can write into, checked before any work: it is not a file, it can be
+    created (no file on the way, no broken link) and this user may write there; else a ConfigError naming
+    `flag`, the path and `fix`. Nothing is created. Introduced in `notebooks/00_setup_and_data.ipynb`."""
+    path = Path(path).expanduser()
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{flag} {path} is a broken symbolic link; remove it or {fix}")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a folder; give a folder path (or move the file away), "
+                          f"or {fix}")
+    base = _first_existing(path)
+    if base.is_symlink() and not base.exists():
+        raise ConfigError(f"{flag} {path} cannot be created: {base} is a broken symbolic link; {fix}")
+    if not base.is_dir():
+        raise ConfigError(f"{flag} {path} cannot be created: {base} is a file, not a folder; {fix}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        what = "cannot write into it" if base == path else f"cannot create it in {base}"
+        raise ConfigError(f"{flag} {path}: permission denied ({what}); {fix}")
+    return path
+
+
+def check_output_file(path: str | Path, flag: str, fix: str = "choose another path") -> Path:
+    """`path` as a file a command can write, checked before any work: not a folder, its folder can be
+    created and written, an existing file may be replaced; else a ConfigError naming `flag` and the path.
+    Introduced in `notebooks/00_setup_and_data.ipynb`."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file path (e.g. {path / 'out.png'}), or {fix}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(f"{flag} {path} cannot be created: {path.parent} is a file, not a folder; {fix}")
+    check_output_dir(path.parent, f"{flag} {path}: its folder", fix)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{flag} {path} exists and cannot be written (permission denied); {fix}")
+    return path
+
+
+def make_dir(path: str | Path, flag: str, fix: str = "choose another folder") -> Path:
+    """Create the folder `path` (and its parents), with a ConfigError naming `flag` instead of an OSError."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    check_output_dir(path, flag, fix)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path} cannot be created ({exc.strerror or exc}); {fix}") from exc
+    return path
+
+
+def _write_error(path: Path, exc: OSError) -> ConfigError:
+    try:
+        under_cache = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "stargan-course").expanduser()
+        hint = (f"set ${CACHE_ENV} to a folder you can write" if path.resolve().is_relative_to(under_cache.resolve())
+                else "choose a folder you can write to")
+    except (OSError, ValueError):
+        hint = "choose a folder you can write to"
+    return ConfigError(f"cannot write {path}: {exc.strerror or exc} ({exc.__class__.__name__}); {hint}")
 
 
 def params_key(params: dict[str, Any], length: int = 16) -> str:
@@ -86,12 +168,44 @@ def params_key(params: dict[str, Any], length: int = 16) -> str:
     return hashlib.sha256(blob).hexdigest()[:length]
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file so that a crash leaves either the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def current_umask() -> int:
+    """This process's umask (read from /proc where it can be, so the umask is never changed, even briefly)."""
     try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """The mode a plain `open(path, "w")` gives a new file: 0o666 less the umask (0o644 under umask 022)."""
+    return 0o666 & ~current_umask()
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in the folder of `path` (created as needed); a ConfigError naming the path when the
+    folder cannot be created or written (a read-only cache, a file where a folder should be)."""
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a folder; give a file path")
+    make_dir(path.parent, f"the folder of {path}")
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file so that a crash leaves either the old file or the new one, never half of one.
+
+    The file gets the user's usual mode (0o666 less the umask), not the 0o600 of a temporary file."""
+    path = Path(path)
+    fd, tmp = _temp_beside(path)
+    try:
+        os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -126,12 +240,14 @@ def device_of(module: torch.nn.Module) -> torch.device:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """`torch.save` through a temporary file and an atomic rename."""
+    """`torch.save` through a temporary file and an atomic rename (mode: 0o666 less the umask)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    fd, tmp = _temp_beside(path)
     try:
+        try:
+            os.fchmod(fd, default_file_mode())
+        finally:
+            os.close(fd)
         torch.save(obj, tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -204,12 +320,14 @@ def load_state_dict_checked(net: torch.nn.Module, sd: Any, where: str) -> None:
 def non_finite_weights(nets: Any) -> list[str]:
     """Names "net.param" of every parameter or buffer holding a NaN or an infinity (empty: all finite).
 
-    `nets` maps names to modules. Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the training
-    engine checks before every checkpoint, `stargan eval` / `stargan sample` before using weights.
+    `nets` maps names to modules or to state dicts. Introduced in `notebooks/01_cyclegan_baseline.ipynb`;
+    the training engine checks before every checkpoint and on resume, `stargan eval` / `stargan sample`
+    before using weights.
     """
     bad = []
     for name, net in nets.items():
-        for key, t in net.state_dict().items():
+        sd = net.state_dict() if isinstance(net, torch.nn.Module) else (net or {})
+        for key, t in sd.items():
             if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
                 bad.append(f"{name}.{key}")
     return bad
@@ -226,6 +344,56 @@ def check_finite_weights(nets: Any, where: str) -> None:
         raise CheckpointError(f"{where} holds non-finite weights (NaN/inf in {', '.join(bad[:4])}{more}): the run "
                               "diverged before it was saved. Use an earlier checkpoint or retrain with a lower "
                               "learning rate")
+
+
+# The largest image side any model is built for (the papers train at 128-256 px; CelebA-HQ exists at 1024):
+# the data, activations and the size-dependent kernels of larger images cannot be allocated.
+MAX_IMAGE_SIZE = 1024
+
+# Ranges a numeric config field may declare in its metadata ("range": kind; "max": a largest value).
+FIELD_RANGES: dict[str, tuple[str, Any]] = {
+    "positive": ("a finite number > 0", lambda v: v > 0),
+    "nonneg": ("a finite number >= 0", lambda v: v >= 0),
+    "count": ("an integer >= 1", lambda v: v >= 1 and float(v).is_integer()),
+    "count0": ("an integer >= 0", lambda v: v >= 0 and float(v).is_integer()),
+    "beta": ("a number in [0, 1)", lambda v: 0 <= v < 1),
+}
+
+
+def field_range(kind: str, maximum: float | None = None) -> dict[str, Any]:
+    """Field metadata declaring the values a numeric config field accepts (`check_fields` enforces it).
+
+    kind: "positive" (> 0: learning rates), "nonneg" (>= 0: loss weights, weight decay, γ), "count"
+    (integer >= 1: sizes, batch, iterations), "count0" (integer >= 0: 0 = off / derived) or "beta"
+    ([0, 1): Adam β, EMA β); `maximum`: the largest value that can be allocated or makes sense."""
+    if kind not in FIELD_RANGES:
+        raise ValueError(f"unknown field range {kind!r}; one of {sorted(FIELD_RANGES)}")
+    return {"range": kind, **({"max": maximum} if maximum is not None else {})}
+
+
+def check_fields(cfg: Any) -> None:
+    """Every numeric field of a config dataclass is finite (no NaN, no infinity) and within the range its
+    metadata declares (`field_range`); else a ConfigError naming the field, its flag, the value and a
+    value that works (the paper's default). Every model's config validation calls this first.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb` (configs are validated when they are made)."""
+    import dataclasses
+    import math
+    import numbers
+
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name, None)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            continue
+        kind, top = f.metadata.get("range"), f.metadata.get("max")
+        need, test = FIELD_RANGES.get(kind, ("a finite number", lambda v: True))
+        if math.isfinite(value) and test(value) and (top is None or value <= top):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        limit = f" and at most {top}" if top is not None else ""
+        example = f"; e.g. the paper's {f.default!r}" if isinstance(f.default, (int, float)) else ""
+        raise ConfigError(f"{f.name}={value!r} ({flag}): must be {need}{limit}{example}. Set a valid value "
+                          f"({flag} on the command line, {f.name}=... in Python)")
 
 
 def check_run_lengths(cfg: Any) -> None:

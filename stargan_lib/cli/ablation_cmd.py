@@ -25,7 +25,11 @@ from stargan_lib.cli.dataclass_args import add_on_bad_arg, count_or_auto, positi
 def cmd_ablation(args: argparse.Namespace) -> int:
     """`stargan ablation`: Table 1, A-F; exit 1 when a configuration failed (notebook 06 shows the same)."""
     from stargan_lib.ablation import run_ablation
+    from stargan_lib.utils import check_cache_writable, check_output_dir
 
+    if args.out:
+        check_output_dir(args.out, "--out", "give a results folder you can write")
+    check_cache_writable()
     run = run_ablation(preset=args.preset, configs=args.configs, dataset=args.dataset, out_dir=args.out,
                        force=args.force, seed=args.seed, iters=args.iters, data_dir=args.data_dir,
                        device=args.device, threads=args.threads or None, jobs=args.jobs or None,

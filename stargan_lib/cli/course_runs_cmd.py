@@ -23,7 +23,7 @@ import argparse
 
 def cmd_course_runs(args: argparse.Namespace) -> int:
     """`stargan course-runs`: train, resume and export the course runs (or `--status`)."""
-    from stargan_lib.experiments.course_runs import run_course_runs
+    from stargan_lib.experiments.course_schedule import run_course_runs
 
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     if args.status:
@@ -40,7 +40,8 @@ def cmd_course_runs(args: argparse.Namespace) -> int:
 
 def print_status(preset: str, only: list[str] | None) -> int:
     """One line per course run: trained (steps), shipped (size, dtype) and whether it is stale."""
-    from stargan_lib.experiments.course_runs import check_name, logged_step, long_config, run_names, run_state
+    from stargan_lib.experiments.course_runs import check_name, long_config, run_names, run_state
+    from stargan_lib.experiments.course_schedule import logged_step
     from stargan_lib.experiments.course_ship import CourseRunError, load_course_run, shipped_paths
 
     names = [check_name(n, preset).name for n in only] if only else run_names(preset)

@@ -27,6 +27,20 @@ from stargan_lib.cli.dataclass_args import add_on_bad_arg, image_px, nonneg_int,
 SYNTHETIC = ("faces", "expressions", "animals", "faces_gender")
 
 
+# The most image memory a synthetic set may take (N x size x size x 3 bytes): larger requests are refused
+# before rendering starts instead of failing in the allocator.
+MAX_RENDER_BYTES = 8 * 2 ** 30
+
+
+def check_render_size(n_images: int, size: int, flags: str) -> None:
+    """Refuse (DataError naming the flags) a set of `n_images` images of `size` px that needs more than
+    MAX_RENDER_BYTES of memory. Introduced in `notebooks/00_setup_and_data.ipynb` (`stargan data export`)."""
+    need = n_images * size * size * 3
+    if need > MAX_RENDER_BYTES:
+        raise DataError(f"{n_images:,} images of {size} px need {need / 2 ** 30:,.1f} GiB of memory, more than the "
+                        f"{MAX_RENDER_BYTES / 2 ** 30:.0f} GiB allowed; lower {flags}")
+
+
 def _make(name: str, split: str, n: int, size: int | None, seed: int, preset: str | None):
     from stargan_lib.data.synthetic import make_dataset
 
@@ -41,11 +55,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     """`stargan data export`: write a synthetic set in a real layout (notebook 00 shows the same from Python)."""
     from stargan_lib.data.export import export_imageset
     from stargan_lib.presets import get_preset
+    from stargan_lib.utils import check_cache_writable, check_output_dir
 
+    check_output_dir(args.out, "--out", "give a new folder you can write")    # before any image is rendered
+    check_cache_writable()
     preset = get_preset(args.preset)
     n = preset.n_train if args.n is None else args.n
     n_test = preset.n_test if args.n_test is None else args.n_test
     size = preset.image_size if args.size is None else args.size
+    check_render_size(n + n_test, size, "--n / --n-test or --size")
     train = _make(args.dataset, "train", n, size, args.seed, preset.name)
     test = _make(args.dataset, "test", n_test, size, args.seed, preset.name) if n_test > 0 else None
     result = export_imageset(train, args.out, args.layout, test_set=test, overwrite=args.overwrite,
@@ -104,11 +122,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from stargan_lib.data.real import CelebADataset, FolderDataset, detect_layout
     from stargan_lib.presets import get_preset
 
+    from stargan_lib.utils import check_cache_writable, check_output_file
+
+    check_output_file(args.out, "--out", "give a PNG file path you can write")
     source = args.dataset
     if source in SYNTHETIC:
+        check_cache_writable()
         preset = get_preset(args.preset)
         size = preset.image_size if args.size is None else args.size
         pool = max(args.n, 4 * args.n)  # enough items for every domain to appear
+        check_render_size(pool, size, "--n or --size")
         imageset: ImageSet = _make(source, args.split, pool, size, args.seed, preset.name)
         shown = imageset.subset(_spread(np.asarray(imageset.labels), imageset.label_kind, args.n))
     else:
@@ -169,13 +192,15 @@ def cmd_info(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", BadImageWarning)
                 # "decode": every pixel is read, so files cut after an intact header are found too.
-                if layout.kind == "celeba":
+                if layout.kind == "celeba":          # duplicates are reported by the layout above, not an error here
                     ds = CelebADataset(target, split="all", check_files="decode", on_bad=args.on_bad,
-                                       progress=args.progress)
+                                       progress=args.progress, allow_duplicates=True)
                 else:
                     ds = FolderDataset(target, check_files="decode", on_bad=args.on_bad, progress=args.progress)
             bad = [str(w.message) for w in caught if issubclass(w.category, BadImageWarning)]
             print(f"  checked {target}: {len(ds)} readable images" + ("" if not bad else f"; {'; '.join(bad)}"))
+    if layout.kind == "celeba" and layout.details.get("n_duplicates"):
+        return 1                                  # training refuses an attribute file listing an image twice
     return 0
 
 

@@ -51,13 +51,18 @@ def count_or_auto(text: str) -> int:
 
 
 def image_px(text: str) -> int:
-    """argparse type for an image size in pixels: an integer of at least 8.
+    """argparse type for an image size in pixels: an integer from 8 to `utils.MAX_IMAGE_SIZE` (1024).
 
     Introduced in `notebooks/00_setup_and_data.ipynb` (`stargan data export|preview --size`).
     """
+    from stargan_lib.utils import MAX_IMAGE_SIZE
+
     value = positive_int(text)
     if value < 8:
         raise argparse.ArgumentTypeError(f"image size {value} is too small; use 8 px or more (16, 32, 64, 128 ...)")
+    if value > MAX_IMAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"image size {value} is too large to allocate; use at most {MAX_IMAGE_SIZE} "
+                                         "px (the papers use 128-256)")
     return value
 
 

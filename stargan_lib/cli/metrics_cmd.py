@@ -28,6 +28,14 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.check:
         report = check_weights()
     else:
+        import os
+
+        from stargan_lib.utils import cache_root, check_output_dir
+
+        env = os.environ.get("STARGAN_WEIGHTS")
+        target, flag = ((env, "the weights folder $STARGAN_WEIGHTS") if env else
+                        (cache_root() / "weights", "the weights folder (in the cache)"))
+        check_output_dir(target, flag, "set $STARGAN_WEIGHTS (or $STARGAN_CACHE) to a folder you can write")
         report = provision_weights(online=True if args.online else None, force=args.force,
                                    keep_downloads=args.keep_downloads, progress=not args.quiet)
     print("\n".join(report.lines()))
@@ -65,6 +73,25 @@ def cmd_fid(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_eval_numbers(cfg) -> None:
+    """`stargan eval`'s counts, checked where they are parsed: no negative count, batch sizes of at least 1
+    (a ConfigError naming the flag). Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (`stargan eval`)."""
+    import dataclasses
+
+    from stargan_lib.errors import ConfigError
+    from stargan_lib.utils import check_fields
+
+    check_fields(cfg)                                 # NaN / infinity in any float field
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "seed" or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        least = 1 if f.name.endswith("batch_size") else 0
+        if value < least:
+            raise ConfigError(f"{f.name}={value} (--{f.name.replace('_', '-')}): must be an integer >= {least}; "
+                              f"e.g. its default {f.default!r}")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """`stargan eval CHECKPOINT`: the v2 protocol's FID / LPIPS per pair (notebook 04 shows it from Python)."""
     import json
@@ -73,9 +100,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stargan_lib.cli.dataclass_args import dataclass_overrides, replace_checked
     from stargan_lib.data.image_files import bad_image_policy
     from stargan_lib.metrics.protocol import EvalConfig, evaluate_checkpoint
-    from stargan_lib.utils import atomic_write_bytes
+    from stargan_lib.train.stargan_v2 import check_nets_ema_beside_checkpoint
+    from stargan_lib.utils import atomic_write_bytes, check_cache_writable, check_output_file
 
     cfg = replace_checked(EvalConfig(), dataclass_overrides(args, EvalConfig))
+    check_eval_numbers(cfg)
+    if args.out:
+        check_output_file(args.out, "--out", "give a JSON file path you can write")   # before the evaluation runs
+    check_cache_writable()                        # data, FID statistics
+    check_nets_ema_beside_checkpoint(args.checkpoint)   # a nets_ema.ckpt is scored under its neighbour's config
     with warnings.catch_warnings(record=True) as caught, bad_image_policy(args.on_bad):
         warnings.simplefilter("always")
         result = evaluate_checkpoint(args.checkpoint, args.dataset, data_dir=args.data_dir, preset=args.preset,

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from stargan_lib.cli.train_cmd import add_tuple_args, config_from_args, resolve
+from stargan_lib.cli.train_cmd import RUN_FOLDER_FIELDS, add_tuple_args, config_from_args, resolve
 from stargan_lib.errors import ConfigError
 
 
@@ -103,8 +103,11 @@ COUNTERS: dict[str, ParamsEntry] = {
 
 def cmd_params(args: argparse.Namespace) -> int:
     """`stargan params MODEL`: print the parameter counts as JSON (notebooks 01 and 02 show them from Python)."""
+    from stargan_lib.train.common import check_network_size
+
     entry = COUNTERS[args.model]
     cfg = config_from_args(resolve(entry.make_config), resolve(entry.config_class), args)
+    check_network_size(cfg)                   # refused before the networks are built, not by the allocator
     print(json.dumps(resolve(entry.count)(cfg, args)))
     return 0
 
@@ -125,6 +128,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="smoke, course or paper (default: $STARGAN_PRESET or course)")
         if entry.add_args:
             resolve(entry.add_args)(p)
-        add_dataclass_args(p, cls)
+        add_dataclass_args(p, cls, exclude=RUN_FOLDER_FIELDS)      # counting parameters writes no run folder
         add_tuple_args(p, cls)
         p.set_defaults(func=cmd_params)

@@ -10,7 +10,9 @@ Introduced in `notebooks/01_cyclegan_baseline.ipynb` (and used by 02, 03).
 
 Every field of a model's config dataclass is a flag (`--lambda-rec 5`, `--total-iters 2000`, ...);
 flags override the preset's value, which overrides the paper's default. Tuple fields take
-comma-separated values (`--datasets faces,expressions`).
+comma-separated values (`--datasets faces,expressions`). The run folder has one flag, `--out`: a
+config field `out_dir` (StarGAN v2) is not a flag of its own; it is set to `--out`, so the checkpoint
+records the folder the run was trained in.
 
 Adding a model is one entry in `TRAINERS` (and, for sampling, one in `SAMPLERS`): a
 `TrainEntry(config_class, make_config, run)` of "module:attribute" paths, imported when used.
@@ -22,6 +24,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -122,6 +125,9 @@ TRAINERS: dict[str, TrainEntry] = {
 
 
 # ============================================================================ flags from dataclasses
+# config fields that name the run folder: `--out` is their one flag (no `--out-dir` beside it)
+RUN_FOLDER_FIELDS = ("out_dir",)
+
 def add_tuple_args(parser: argparse.ArgumentParser, cls: type) -> None:
     """`--field a,b` for the tuple-valued fields of `cls` (add_dataclass_args skips them)."""
     for f in dataclasses.fields(cls):
@@ -141,13 +147,48 @@ def config_from_args(make_config: Callable[[str | None, dict], Any], cls: type, 
 
 
 # ============================================================================ train
+def check_decay(cfg: Any, given: dict[str, Any]) -> None:
+    """The learning-rate decay must fit in the run: `--decay-iters` longer than `total_iters` would start
+    the rate at total/decay of its value (6 / 1000 = 0.6 %). Given on the command line it is a ConfigError;
+    when it comes from the preset (a shortened --total-iters) a note on stderr says so."""
+    decay, total = getattr(cfg, "decay_iters", None), cfg.total_iters
+    if decay is None or decay <= total:
+        return
+    start = f"{total / decay:.1%}"
+    if "decay_iters" in given:
+        raise ConfigError(f"--decay-iters {decay} is longer than the run (total_iters={total}): the learning rate "
+                          f"would start at {start} of its value. Give --decay-iters {total} or less (e.g. "
+                          f"{total // 2}: constant for the first half, then linear decay to 0), or train longer")
+    print(f"stargan train: note: the preset's decay_iters={decay} is longer than total_iters={total}, so the "
+          f"learning rate starts at {start} of its value; give --decay-iters {total // 2} (or any value <= {total}) "
+          "to decay within this run", file=sys.stderr)
+
+
+def check_train_outputs(args: argparse.Namespace) -> None:
+    """Before any work: --out is a folder that can be created and written, and the data cache (synthetic
+    data) is a writable folder."""
+    from stargan_lib.utils import check_cache_writable, check_output_dir
+
+    check_output_dir(args.out, "--out", "give a run folder you can write (a new one, or an earlier run's to resume)")
+    if not getattr(args, "data_dir", None):
+        check_cache_writable()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """`stargan train MODEL`: train (or resume) and print a JSON summary (notebook 01 shows the same from Python)."""
+    from stargan_lib.cli.dataclass_args import dataclass_overrides
+    from stargan_lib.train.common import check_network_size
+
     entry = TRAINERS[args.model]
     cls = resolve(entry.config_class)
     cfg = config_from_args(resolve(entry.make_config), cls, args)
+    check_decay(cfg, dataclass_overrides(args, cls))
+    check_network_size(cfg)
+    check_train_outputs(args)
     from stargan_lib.data.image_files import bad_image_policy
 
+    if any(f.name == "out_dir" for f in dataclasses.fields(cfg)):
+        cfg = dataclasses.replace(cfg, out_dir=str(args.out))     # one flag, one meaning: --out is the run folder
     print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}")
     with bad_image_policy(args.on_bad):  # --on-bad reaches the real-data loaders the trainer opens
         result = resolve(entry.run)(cfg, args)
@@ -162,6 +203,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # ============================================================================ sample
+def sample_count(args: argparse.Namespace) -> int:
+    """`--n` of `stargan sample`, the same for every model: a positive number of input images, else a
+    ConfigError (the parser already refuses 0 and negative counts; this covers a Namespace built in Python)."""
+    n = getattr(args, "n", 4)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"--n {n!r}: give a positive number of input images (e.g. --n 4)")
+    return n
+
+
 def sample_cyclegan(path: str, args: argparse.Namespace) -> Path:
     """Rows [a, G_AB(a), G_BA(G_AB(a))] and [b, G_BA(b), G_AB(G_BA(b))] of held-out images."""
     from stargan_lib.data.datasets import open_dataset
@@ -173,7 +223,8 @@ def sample_cyclegan(path: str, args: argparse.Namespace) -> Path:
     cfg = run.cfg
     test = open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size, preset=args.preset)
     set_a, set_b = open_domains(dataclasses.replace(cfg, batch_size=1, hflip=False), test)
-    (x_a, _), (x_b, _) = fixed_batch(set_a, args.n), fixed_batch(set_b, args.n)
+    n = sample_count(args)
+    (x_a, _), (x_b, _) = fixed_batch(set_a, n), fixed_batch(set_b, n)
     return save_grid(cycle_grid(run.nets, x_a, x_b), args.out)
 
 
@@ -189,7 +240,7 @@ def sample_stargan_v1(path: str, args: argparse.Namespace) -> Path:
     cfg = run.cfg
     test = open_dataset(cfg.datasets[0], "test", data_dir=args.data_dir, image_size=cfg.image_size,
                         preset=args.preset)
-    x, y = fixed_batch(test, args.n)
+    x, y = fixed_batch(test, sample_count(args))
     label_names = run.state.get("extra", {}).get("label_names") or [list(test.label_names)]
     grid, names = translation_grid(run.nets["G"], cfg, x, y, label_names)
     print("columns:", ", ".join(names))
@@ -216,7 +267,7 @@ def sample_stargan_v2(path: str, args: argparse.Namespace) -> Path:
         from stargan_lib.data.synthetic import make_dataset
         test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=args.preset)
     data = DomainImages(test, cfg)
-    n = max(1, int(getattr(args, "n", 4)))
+    n = sample_count(args)
     dev = next(ema.parameters()).device
     src = torch.cat([d[: max(1, n // cfg.num_domains)] for d in data.by_domain])[:n]
     refs = torch.stack([d[-1] for d in data.by_domain])
@@ -245,7 +296,12 @@ SAMPLERS: dict[str, str] = {
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """`stargan sample CHECKPOINT`: save a grid of held-out translations (notebook 01 shows grids from Python)."""
-    from stargan_lib.utils import safe_torch_load
+    from stargan_lib.utils import check_cache_writable, check_output_file, safe_torch_load
+
+    sample_count(args)
+    check_output_file(args.out, "--out", "give a PNG file path you can write")
+    if not getattr(args, "data_dir", None):
+        check_cache_writable()                    # the held-out synthetic set is cached
 
     state = safe_torch_load(args.checkpoint)
     kind = state.get("config_class") if isinstance(state, dict) else None
@@ -264,7 +320,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 # ============================================================================ parser
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `stargan train MODEL` and `stargan sample`; introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
-    from stargan_lib.cli.dataclass_args import add_dataclass_args, add_on_bad_arg
+    from stargan_lib.cli.dataclass_args import add_dataclass_args, add_on_bad_arg, positive_int
     from stargan_lib.presets import PRESETS
 
     train = subparsers.add_parser(
@@ -282,7 +338,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="real data folder(s) instead of synthetic data (comma-separated, one per dataset)")
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
         add_on_bad_arg(p, "skip")
-        add_dataclass_args(p, cls)
+        add_dataclass_args(p, cls, exclude=RUN_FOLDER_FIELDS)     # --out names the run folder
         add_tuple_args(p, cls)
         p.set_defaults(func=cmd_train)
 
@@ -292,7 +348,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "every target domain and save one image grid.")
     sample.add_argument("checkpoint", help="OUT/checkpoint.pt of a training run")
     sample.add_argument("--out", required=True, help="PNG file to write")
-    sample.add_argument("--n", type=int, default=4, help="number of input images (rows; default 4)")
+    sample.add_argument("--n", type=positive_int, default=4, help="number of input images (rows; default 4)")
     sample.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="preset whose held-out synthetic set is used (default: $STARGAN_PRESET or course)")
     sample.add_argument("--data-dir", default=None, help="real test data folder instead of synthetic data")

@@ -20,8 +20,9 @@ Layouts (`layout=`):
 Next to the images: `export.json` (what was written, how to load it, the set's parameters) and
 `factors.npz` (per split: file names, labels and every recorded generative factor, in file order).
 The export is written into a temporary folder and renamed into place, so a crash never leaves half
-an export; a non-empty `out` is refused unless `overwrite=True` (and then only if it holds an
-earlier export).
+an export; a non-empty `out` is refused unless `overwrite=True`, and then only if it holds an
+earlier export and nothing else (`export_leftovers`): a checkpoint or notes kept there are never
+deleted, the export is refused and names them.
 """
 
 from __future__ import annotations
@@ -93,8 +94,40 @@ def _check_compatible(imageset: ImageSet, test_set: ImageSet | None) -> None:
                         f"set {imageset.label_names} ({imageset.label_kind}); export two splits of one dataset")
 
 
+def export_leftovers(out: str | Path) -> list[str]:
+    """What the folder `out` of an earlier export holds besides that export's own files (relative paths,
+    folders with a trailing "/"); empty when it holds the export and nothing else.
+
+    The export's files are read from its `export.json` and `factors.npz` (every image it wrote); a
+    folder whose record cannot be read is reported as a whole (["<the factors file> unreadable"])."""
+    out = Path(out)
+    try:
+        manifest = read_manifest(out)
+        files = {f for split in read_factors(out).values() for f in split.get("files", np.asarray([])).tolist()}
+    except (DataError, OSError, ValueError, KeyError) as exc:
+        return [f"{FACTORS} / {MANIFEST} unreadable ({exc})"]
+    celeba = manifest.get("layout") == "celeba"
+    files |= {MANIFEST, FACTORS} | ({CELEBA_ATTR_FILE} if celeba else set())
+    dirs = {str(Path(f).parent) for f in files} - {"."}
+    if celeba:
+        dirs.add(CELEBA_IMAGE_DIR)
+    else:                                           # every domain folder, also one left empty
+        dirs |= {f"{split}/{d}" for split in manifest.get("counts", {}) for d in manifest.get("label_names", [])}
+    dirs |= {str(parent) for d in list(dirs) for parent in Path(d).parents if str(parent) != "."}
+    extra: list[str] = []
+    for root, subdirs, names in os.walk(out):
+        rel_root = Path(root).relative_to(out)
+        for d in sorted(subdirs):
+            rel = str(rel_root / d)
+            if rel not in dirs or (Path(root) / d).is_symlink():
+                extra.append(rel + "/")
+        subdirs[:] = [d for d in subdirs if str(rel_root / d) in dirs and not (Path(root) / d).is_symlink()]
+        extra.extend(str(rel_root / n) for n in sorted(names) if str(rel_root / n) not in files)
+    return extra
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty `out` unless overwrite=True and it holds an earlier export."""
+    """Refuse a non-empty `out` unless overwrite=True and it holds an earlier export and nothing else."""
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder path")
     if out.is_dir() and any(out.iterdir()):
@@ -104,6 +137,12 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
         if not (out / MANIFEST).is_file():
             raise DataError(f"--out {out} is not empty and was not written by `stargan data export` (no {MANIFEST}); "
                             "refusing to delete it even with --overwrite. Choose a new folder or empty it yourself")
+        extra = export_leftovers(out)
+        if extra:
+            shown = ", ".join(extra[:6]) + (f" ... (+{len(extra) - 6})" if len(extra) > 6 else "")
+            raise DataError(f"--out {out} holds an earlier export and also files it did not write ({shown}); "
+                            "--overwrite replaces only an export's own files, so nothing was changed. Move "
+                            "those files out of the folder, or export into a new folder")
 
 
 def _save_image(img: np.ndarray, path: Path, fmt: str) -> None:

@@ -192,6 +192,26 @@ class CelebAAttributes:
     filenames: list[str]
     values: np.ndarray = field(repr=False)
 
+    @property
+    def duplicates(self) -> dict[str, list[int]]:
+        """{file name: its line numbers in the file (1-based)} for every image listed more than once."""
+        lines: dict[str, list[int]] = {}
+        for k, name in enumerate(self.filenames):
+            lines.setdefault(name, []).append(k + 3)
+        return {name: ls for name, ls in lines.items() if len(ls) > 1}
+
+    def duplicate_report(self, limit: int = 5) -> str:
+        """The duplicated images in words ("" when none); a repeat with other attributes says so."""
+        dups, v = self.duplicates, self.values
+        parts = [f"{name} on lines {', '.join(map(str, ls))}" + (" with different attributes" if (
+            v[[i - 3 for i in ls]] != v[ls[0] - 3]).any() else "") for name, ls in list(dups.items())[:limit]]
+        return "; ".join(parts) + (f"; ... and {len(dups) - limit} more" if len(dups) > limit else "")
+
+    def missing_files(self, image_dir: Path) -> list[str]:
+        """The listed file names that are not in `image_dir` (in file order, each once)."""
+        present = set(os.listdir(image_dir)) if image_dir.is_dir() else set()
+        return list(dict.fromkeys(n for n in self.filenames if n not in present))
+
     def select(self, attrs: Sequence[str]) -> np.ndarray:
         """(N, len(attrs)) float32 0/1 for the attributes named `attrs` (unknown names: DataError)."""
         cols = [attribute_index(self.names, a, self.path) for a in attrs]
@@ -319,6 +339,7 @@ class CelebADataset(RealImageDataset):
         `bad_image_policy` (the command line's `--on-bad`), "skip" outside one.
     check_files: True checks every image's header up front, "decode" decodes every image (slow,
         catches truncated pixel data), False checks only that the files exist.
+    allow_duplicates: True keeps an image listed twice (`data info --check`); else a DataError names the lines.
 
     Deviation: the official StarGAN code keeps lines with `(i + 1) < 2000`, i.e. 1,999 test images;
     we take the 2,000 the paper states (`test_size=1999` reproduces the official split exactly).
@@ -327,7 +348,7 @@ class CelebADataset(RealImageDataset):
     def __init__(self, root: str | Path, attrs: Sequence[str] = tuple(CELEBA_ATTRS), split: str = "train",
                  image_size: int | None = 128, crop_size: int | None = 178, flip: bool = False,
                  test_size: int | None = None, on_bad: OnBad | None = None, attr_file: str | Path | None = None,
-                 check_files: bool | str = True, progress: bool = False):
+                 check_files: bool | str = True, progress: bool = False, allow_duplicates: bool = False):
         on_bad = resolve_on_bad(on_bad)
         root = Path(root).expanduser()
         if not root.is_dir():
@@ -341,6 +362,11 @@ class CelebADataset(RealImageDataset):
         if hint and not attr_path.is_file():
             raise DataError(f"{attr_path} not found: {hint}")
         table = parse_celeba_attributes(attr_path)
+        if table.duplicates and not allow_duplicates:
+            raise DataError(f"{attr_path} lists {len(table.duplicates)} image(s) more than once: "
+                            f"{table.duplicate_report()}. An image must be listed once (a repeat would be trained "
+                            "with both labels, and could land in both the training and the test split); delete the "
+                            f"wrong lines and update the count on line 1, or re-download {CELEBA_ATTR_FILE}")
         attrs = list(attrs)
         if not attrs:
             raise DataError("attrs is empty; select at least one CelebA attribute, e.g. "
@@ -565,6 +591,14 @@ class LayoutInfo:
                      f"  {len(d['attributes'])} attributes: {' '.join(d['attributes'])}"]
             for name, pos in d.get("positives", {}).items():
                 lines.append(f"  {name:<12} {pos:>7} positive ({pos / max(d['n_listed'], 1):.1%})")
+            if d.get("n_duplicates"):
+                lines.append(f"  PROBLEM: {d['n_duplicates']} image(s) listed more than once: {d['duplicates']} "
+                             "(training refuses this file; delete the wrong lines)")
+            if d.get("missing"):
+                miss = d["missing"]
+                lines.append(f"  PROBLEM: {len(miss)} listed image(s) missing from {d['image_dir']}/: "
+                             f"{', '.join(miss[:5])}{' ...' if len(miss) > 5 else ''} (training leaves them out "
+                             "with a warning; unzip or re-download them)")
             lines.append(f"  use: --data-dir {p}")
             return "\n".join(lines)
         if self.kind == "splits":
@@ -591,9 +625,11 @@ def detect_layout(path: str | Path, attrs: Sequence[str] = tuple(CELEBA_ATTRS)) 
         image_dir = celeba_image_dir(path)
         n_files = count_images(image_dir) if image_dir.is_dir() else 0
         positives = {a: int((table.values[:, table.names.index(a)] == 1).sum()) for a in attrs if a in table.names}
+        missing = table.missing_files(image_dir)
         return LayoutInfo(path, "celeba", {"n_listed": len(table.filenames), "n_files": n_files,
                                            "image_dir": image_dir.name, "attributes": table.names,
-                                           "positives": positives})
+                                           "positives": positives, "duplicates": table.duplicate_report(),
+                                           "n_duplicates": len(table.duplicates), "missing": missing})
     hint = _celeba_root_hint(path)
     if hint:
         return LayoutInfo(path, "unknown", {"reason": hint})

@@ -28,7 +28,7 @@ import torch.nn as nn
 
 from stargan_lib.errors import ConfigError
 from stargan_lib.models.common import residual_output
-from stargan_lib.utils import check_run_lengths, count_parameters
+from stargan_lib.utils import MAX_IMAGE_SIZE, check_fields, check_run_lengths, count_parameters, field_range
 
 
 # ============================================================================ configuration
@@ -42,40 +42,49 @@ class CycleGANConfig:
     """
 
     # --- data: two domains of one dataset (label names of a binary set, or domain names)
-    image_size: int = field(default=256, metadata={"help": "image height = width in pixels (paper: 256)"})
+    image_size: int = field(default=256, metadata={
+        **field_range("count", MAX_IMAGE_SIZE), "help": "image height = width in pixels (paper: 256)"})
     dataset: str = field(default="faces", metadata={"help": "synthetic dataset the two domains come from"})
     domain_a: str = field(default="Black_Hair", metadata={"help": "domain A: a label (attribute) name"})
     domain_b: str = field(default="Blond_Hair", metadata={"help": "domain B: a label (attribute) name"})
     # --- architecture
-    ngf: int = field(default=64, metadata={"help": "channels of the generators' first layer"})
-    ndf: int = field(default=64, metadata={"help": "channels of the discriminators' first layer"})
-    n_blocks: int = field(default=9, metadata={"help": "residual blocks per generator (9 at 256 px, 6 at 128 px)"})
-    n_layers_d: int = field(default=3, metadata={"help": "stride-2 layers of the PatchGAN (3 = 70x70 patches)"})
+    ngf: int = field(default=64, metadata={**field_range("count"), "help": "channels of the generators' first layer"})
+    ndf: int = field(default=64, metadata={
+        **field_range("count"), "help": "channels of the discriminators' first layer"})
+    n_blocks: int = field(default=9, metadata={
+        **field_range("count0"), "help": "residual blocks per generator (9 at 256 px, 6 at 128 px)"})
+    n_layers_d: int = field(default=3, metadata={
+        **field_range("count0"), "help": "stride-2 layers of the PatchGAN (3 = 70x70 patches)"})
     g_residual: bool = field(default=False, metadata={
         "help": "course deviation: each generator predicts a change added to its input, y = clamp(x + 2 tanh(h)) "
                 "(paper: False, y = tanh(h))"})
     # --- losses
-    lambda_cyc: float = field(default=10.0, metadata={"help": "weight λ of the cycle-consistency loss"})
-    lambda_id: float = field(default=0.5, metadata={
+    lambda_cyc: float = field(default=10.0, metadata={
+        **field_range("nonneg"), "help": "weight λ of the cycle-consistency loss"})
+    lambda_id: float = field(default=0.5, metadata={**field_range("nonneg"),
         "help": "identity loss weight, relative to lambda_cyc (0 switches the identity loss off)"})
-    pool_size: int = field(default=50, metadata={"help": "image pool: D sees a history of this many fakes (0: off)"})
+    pool_size: int = field(default=50, metadata={
+        **field_range("count0"), "help": "image pool: D sees a history of this many fakes (0: off)"})
     # --- optimisation
-    batch_size: int = field(default=1, metadata={"help": "images per batch"})
-    lr: float = field(default=2e-4, metadata={"help": "Adam learning rate (G and D)"})
-    beta1: float = field(default=0.5, metadata={"help": "Adam beta1"})
-    beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
-    total_iters: int = field(default=200_000, metadata={"help": "training iterations"})
-    decay_iters: int = field(default=100_000, metadata={
+    batch_size: int = field(default=1, metadata={**field_range("count"), "help": "images per batch"})
+    lr: float = field(default=2e-4, metadata={**field_range("positive"), "help": "Adam learning rate (G and D)"})
+    beta1: float = field(default=0.5, metadata={**field_range("beta"), "help": "Adam beta1"})
+    beta2: float = field(default=0.999, metadata={**field_range("beta"), "help": "Adam beta2"})
+    total_iters: int = field(default=200_000, metadata={**field_range("count"), "help": "training iterations"})
+    decay_iters: int = field(default=100_000, metadata={**field_range("count0"),
         "help": "the learning rate decays linearly to 0 over this many last iterations"})
     hflip: bool = field(default=True, metadata={"help": "random horizontal flips (p = 0.5) as augmentation"})
     # --- run
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
-    log_every: int = field(default=10, metadata={"help": "record losses every N iterations"})
-    sample_every: int = field(default=1000, metadata={"help": "save a grid of fixed samples every N iterations"})
-    ckpt_every: int = field(default=10_000, metadata={"help": "write a checkpoint every N iterations"})
+    log_every: int = field(default=10, metadata={**field_range("count0"), "help": "record losses every N iterations"})
+    sample_every: int = field(default=1000, metadata={
+        **field_range("count0"), "help": "save a grid of fixed samples every N iterations"})
+    ckpt_every: int = field(default=10_000, metadata={
+        **field_range("count0"), "help": "write a checkpoint every N iterations"})
 
     def __post_init__(self) -> None:
+        check_fields(self)              # every number finite and in its field's range (NaN, negative rates ...)
         if self.image_size % 4 != 0:
             raise ConfigError(f"image_size={self.image_size} must be divisible by 4 (G down-samples twice)")
         # the PatchGAN map is image_size / 2**n_layers_d - 2 patches wide (two stride-1 4x4 convs)

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 
 from stargan_lib.errors import ConfigError
 from stargan_lib.models.common import residual_output
-from stargan_lib.utils import check_run_lengths, count_parameters, load_state_dict_checked, safe_torch_load
+from stargan_lib.utils import (MAX_IMAGE_SIZE, check_fields, check_run_lengths, count_parameters, field_range,
+                               load_state_dict_checked, safe_torch_load)
 
 # Label kind of each synthetic dataset the v1 model is trained on (see `stargan_lib.data`):
 # faces carry binary attributes (CelebA-like), expressions one-hot expressions (RaFD-like).
@@ -49,47 +50,57 @@ class StarGANv1Config:
     """
 
     # --- data and labels
-    image_size: int = field(default=128, metadata={"help": "image height = width in pixels (paper: 128)"})
+    image_size: int = field(default=128, metadata={
+        **field_range("count", MAX_IMAGE_SIZE), "help": "image height = width in pixels (paper: 128)"})
     datasets: tuple[str, ...] = field(default=("faces",), metadata={
         "help": "one dataset, or two for joint training with the mask vector (Sec. 3.2), e.g. faces,expressions"})
-    c_dim: int = field(default=5, metadata={"help": "number of labels of the first dataset (CelebA: 5 attributes)"})
-    c2_dim: int = field(default=8, metadata={
+    c_dim: int = field(default=5, metadata={
+        **field_range("count"), "help": "number of labels of the first dataset (CelebA: 5 attributes)"})
+    c2_dim: int = field(default=8, metadata={**field_range("count"),
         "help": "number of labels of the second dataset, used only in joint training (RaFD: 8 expressions)"})
     # --- architecture (Tables 4, 5)
-    g_conv_dim: int = field(default=64, metadata={"help": "channels of G's first conv layer"})
-    d_conv_dim: int = field(default=64, metadata={"help": "channels of D's first conv layer"})
-    g_repeat_num: int = field(default=6, metadata={"help": "residual blocks in G's bottleneck"})
-    d_repeat_num: int = field(default=6, metadata={
+    g_conv_dim: int = field(default=64, metadata={**field_range("count"), "help": "channels of G's first conv layer"})
+    d_conv_dim: int = field(default=64, metadata={**field_range("count"), "help": "channels of D's first conv layer"})
+    g_repeat_num: int = field(default=6, metadata={
+        **field_range("count0"), "help": "residual blocks in G's bottleneck"})
+    d_repeat_num: int = field(default=6, metadata={**field_range("count0"),
         "help": "stride-2 conv layers in D (image_size must be divisible by 2**d_repeat_num)"})
     g_residual: bool = field(default=False, metadata={
         "help": "course deviation: G predicts a change added to its input, y = clamp(x + 2 tanh(h)) "
                 "(paper: False, y = tanh(h))"})
     # --- loss weights (Eqs. 5, 6, 8)
-    lambda_cls: float = field(default=1.0, metadata={"help": "weight of the domain classification losses"})
-    lambda_rec: float = field(default=10.0, metadata={"help": "weight of the reconstruction (cycle) loss"})
-    lambda_gp: float = field(default=10.0, metadata={"help": "weight of the WGAN gradient penalty"})
-    lambda_id: float = field(default=0.0, metadata={
+    lambda_cls: float = field(default=1.0, metadata={
+        **field_range("nonneg"), "help": "weight of the domain classification losses"})
+    lambda_rec: float = field(default=10.0, metadata={
+        **field_range("nonneg"), "help": "weight of the reconstruction (cycle) loss"})
+    lambda_gp: float = field(default=10.0, metadata={
+        **field_range("nonneg"), "help": "weight of the WGAN gradient penalty"})
+    lambda_id: float = field(default=0.0, metadata={**field_range("nonneg"),
         "help": "course deviation: weight of an identity loss ||x - G(x, c')||_1 (paper: 0, no such term)"})
     # --- optimisation (Sec. 5.3)
-    batch_size: int = field(default=16, metadata={"help": "images per batch"})
-    g_lr: float = field(default=1e-4, metadata={"help": "Adam learning rate of G"})
-    d_lr: float = field(default=1e-4, metadata={"help": "Adam learning rate of D"})
-    beta1: float = field(default=0.5, metadata={"help": "Adam beta1"})
-    beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
-    n_critic: int = field(default=5, metadata={"help": "D updates per G update"})
-    total_iters: int = field(default=200_000, metadata={"help": "training iterations (D updates)"})
-    decay_iters: int = field(default=100_000, metadata={
+    batch_size: int = field(default=16, metadata={**field_range("count"), "help": "images per batch"})
+    g_lr: float = field(default=1e-4, metadata={**field_range("positive"), "help": "Adam learning rate of G"})
+    d_lr: float = field(default=1e-4, metadata={**field_range("positive"), "help": "Adam learning rate of D"})
+    beta1: float = field(default=0.5, metadata={**field_range("beta"), "help": "Adam beta1"})
+    beta2: float = field(default=0.999, metadata={**field_range("beta"), "help": "Adam beta2"})
+    n_critic: int = field(default=5, metadata={**field_range("count"), "help": "D updates per G update"})
+    total_iters: int = field(default=200_000, metadata={
+        **field_range("count"), "help": "training iterations (D updates)"})
+    decay_iters: int = field(default=100_000, metadata={**field_range("count0"),
         "help": "the learning rates decay linearly to 0 over this many last iterations"})
     hflip: bool = field(default=True, metadata={"help": "random horizontal flips (p = 0.5) as augmentation"})
     # --- run
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
-    log_every: int = field(default=10, metadata={"help": "record losses every N iterations"})
-    sample_every: int = field(default=1000, metadata={"help": "save a grid of fixed samples every N iterations"})
-    ckpt_every: int = field(default=10_000, metadata={"help": "write a checkpoint every N iterations"})
+    log_every: int = field(default=10, metadata={**field_range("count0"), "help": "record losses every N iterations"})
+    sample_every: int = field(default=1000, metadata={
+        **field_range("count0"), "help": "save a grid of fixed samples every N iterations"})
+    ckpt_every: int = field(default=10_000, metadata={
+        **field_range("count0"), "help": "write a checkpoint every N iterations"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))      # frozen: normalise once
+        check_fields(self)              # every number finite and in its field's range (NaN, negative rates ...)
         if len(self.datasets) not in (1, 2):
             raise ConfigError(f"datasets={self.datasets!r}: give one dataset, or two for mask-vector joint training")
         unknown = [d for d in self.datasets if d not in DATASET_LABEL_KIND]

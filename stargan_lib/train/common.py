@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import torch
 
-from stargan_lib.errors import CheckpointError, TrainingError
+from stargan_lib.errors import CheckpointError, ConfigError, TrainingError
 from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_state_dict_checked, resolve_device,
                                rng_state, safe_torch_load, set_rng_state)
 
@@ -67,8 +67,9 @@ def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: tu
 
 def save_checkpoint(path: str | Path, *, step: int, cfg: Any, nets: Mapping[str, torch.nn.Module],
                     optims: Mapping[str, torch.optim.Optimizer], history: Mapping[str, list] | None = None,
-                    extra: Mapping[str, Any] | None = None) -> None:
-    """Write everything a resumed run needs, atomically: nets, optimisers, step, config, RNG, history."""
+                    extra: Mapping[str, Any] | None = None, engine: Mapping[str, Any] | None = None) -> None:
+    """Write everything a resumed run needs, atomically: nets, optimisers, step, config, RNG, history
+    (and `engine`: the training engine's own state, such as the partial history window)."""
     state = {
         "format": FORMAT,
         "step": int(step),
@@ -80,6 +81,8 @@ def save_checkpoint(path: str | Path, *, step: int, cfg: Any, nets: Mapping[str,
         "history": {k: list(v) for k, v in (history or {}).items()},
         "extra": dict(extra or {}),
     }
+    if engine is not None:
+        state["engine"] = dict(engine)
     atomic_torch_save(state, path)
 
 
@@ -87,13 +90,15 @@ def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.M
                     optims: Mapping[str, torch.optim.Optimizer] | None = None,
                     ignore_fields: tuple[str, ...] = ("total_iters", "device", "out_dir", "log_every",
                                                       "sample_every", "ckpt_every"),
-                    restore_rng: bool = True) -> dict[str, Any]:
+                    restore_rng: bool = True, check_finite: bool = True) -> dict[str, Any]:
     """Load a course checkpoint into `nets` (and `optims`), refusing one of another configuration.
 
     Fields that may change on resume (how long to train, where to write) are in `ignore_fields`;
     any other difference is an error that lists the fields, as is a missing or unexpected key.
-    The file is read onto the CPU (RNG states stay CPU tensors); weights and optimiser states are
-    copied to the devices of `nets`. Returns the checkpoint dict (step, history, extra ...).
+    `check_finite`: a checkpoint holding a NaN or infinite weight is refused (CheckpointError)
+    before anything is loaded into `nets`. The file is read onto the CPU (RNG states stay CPU
+    tensors); weights and optimiser states are copied to the devices of `nets`. Returns the
+    checkpoint dict (step, history, extra ...).
     """
     state = read_checkpoint(path)
     if state["config_class"] != type(cfg).__name__:
@@ -103,6 +108,8 @@ def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.M
         lines = ", ".join(f"{k}: checkpoint={a!r} vs now={b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(f"{path} was trained with another configuration ({lines}); resume with the "
                               "same settings or start a new run in another folder")
+    if check_finite:
+        check_finite_weights({k: v for k, v in state["nets"].items() if k in nets}, str(path))
     for name, net in nets.items():
         load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
     for name, opt in (optims or {}).items():
@@ -142,6 +149,47 @@ RUN_KINDS: dict[str, tuple[str, str, str]] = {
     "StarGANv1Config": ("stargan_lib.models.stargan_v1", "StarGANv1Config", "build_nets"),
     "StarGANv2Config": ("stargan_lib.models.stargan_v2", "StarGANv2Config", "build_nets"),
 }
+
+
+# The most numbers (parameters and buffers) the networks of one configuration may hold: 2**30 float32 are
+# 4 GiB, and training needs several times that (gradients, two Adam moments, EMA copies, activations).
+MAX_NETWORK_NUMBERS = 2 ** 30
+
+
+def network_numbers(cfg: Any) -> int | None:
+    """How many numbers (parameters and buffers) the networks of `cfg` hold, counted on the meta device
+    (nothing is allocated); None for a config of no known model or one whose networks cannot be built there."""
+    import importlib
+    import itertools
+
+    kind = RUN_KINDS.get(type(cfg).__name__)
+    if kind is None:
+        return None
+    build = getattr(importlib.import_module(kind[0]), kind[2])
+    try:
+        with torch.device("meta"):
+            nets = build(cfg)
+    except Exception:  # a size error is the real constructor's to report, with its own message
+        return None
+    return sum(t.numel() for net in nets.values() for t in itertools.chain(net.parameters(), net.buffers()))
+
+
+def check_network_size(cfg: Any, limit: int = MAX_NETWORK_NUMBERS) -> None:
+    """Refuse, before anything is allocated, a configuration whose networks cannot be allocated (a
+    ConfigError naming the size settings). The trainers and `stargan train|params` call it.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
+    n = network_numbers(cfg)
+    if n is None or n <= limit:
+        return
+    words = ("size", "dim", "downsample", "repeat", "ngf", "ndf", "blocks", "layers", "bottleneck", "mapping")
+    sizes = ", ".join(f"{f.name}={getattr(cfg, f.name)}" for f in dataclasses.fields(cfg)
+                      if isinstance(getattr(cfg, f.name), int) and not isinstance(getattr(cfg, f.name), bool)
+                      and any(w in f.name for w in words))
+    raise ConfigError(f"{type(cfg).__name__}: these networks would hold {n:,} numbers ({n * 4 / 2 ** 30:,.0f} GiB "
+                      f"of float32 weights, several times that to train), more than the {limit:,} that can be "
+                      f"allocated. Lower the size settings ({sizes}): a smaller image_size, fewer channels, or "
+                      "(StarGAN v2) d_downsample / g_downsample 0 so that they follow image_size")
 
 
 @dataclasses.dataclass
@@ -193,6 +241,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite:
     return LoadedRun(cfg, nets, ema, state)
 
 
-__all__ = ["CHECKPOINT", "LoadedRun", "check_finite", "clean_stale_tmp", "config_dict", "config_diff",
+__all__ = ["CHECKPOINT", "LoadedRun", "MAX_NETWORK_NUMBERS", "check_finite", "check_network_size", "clean_stale_tmp",
+           "config_dict", "config_diff", "network_numbers",
            "config_from_dict", "load_checkpoint", "load_run", "load_state_dict_checked",
            "read_checkpoint", "save_checkpoint"]

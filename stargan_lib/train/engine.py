@@ -19,20 +19,30 @@ losses, which updates), and whatever extra state it carries (image pools, loader
   update, directly or through `optimizer_update`), and no checkpoint with non-finite weights is ever written (`Engine.save` raises a
   `TrainingError` that names the last good checkpoint);
 - DDP: with a `DistContext` of several processes only the main one writes files.
+- one writer per run folder: while it resumes, runs or saves, the engine (main process) holds
+  `<out_dir>/train.lock` (`locks.FolderLock`): a second training into the same folder, from the
+  CLI or a notebook, is refused with a message naming the process that holds it; a lock left by a
+  killed process is taken over. An engine whose `checkpoint.pt` was rewritten by another run after
+  it resumed (or was created) refuses to run rather than overwrite it.
+- a checkpoint with non-finite weights is refused on resume before any file is written.
+- the partial averaging window of the history (iterations since the last logged row) is part of
+  the checkpoint, so a resumed run logs the same rows as an uninterrupted one for any `log_every`.
 
 Files of a run in `out_dir`: `checkpoint.pt`, `history.csv`, `samples/`, and what the task adds
-(StarGAN v2: `nets_ema.ckpt`). Stale temporary files of a killed save are removed on start.
+(StarGAN v2: `nets_ema.ckpt`); `train.lock` while a run writes. Stale temporary files of a killed
+save are removed on start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 import torch.nn as nn
@@ -40,6 +50,7 @@ from tqdm.auto import tqdm
 
 from stargan_lib.errors import ConfigError, TrainingError
 from stargan_lib.grids import save_grid
+from stargan_lib.locks import FolderLock
 from stargan_lib.schedules import linear_decay
 from stargan_lib.train.common import (CHECKPOINT, check_finite, clean_stale_tmp, load_checkpoint,
                                       save_checkpoint)
@@ -47,6 +58,16 @@ from stargan_lib.train.distributed import DistContext, barrier
 from stargan_lib.utils import atomic_write_bytes, non_finite_weights
 
 HISTORY_CSV = "history.csv"
+TRAIN_LOCK = "train.lock"            # held in out_dir while a run resumes, trains or saves
+
+
+def _file_signature(path: Path | None) -> tuple[int, int, int] | None:
+    """(inode, size, mtime in ns) of `path`, None when it does not exist: tells whether a file was rewritten."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns) if st is not None else None
 
 
 # ============================================================================ what a training call returns
@@ -205,13 +226,49 @@ class Engine:
         self._last: dict[str, float] = {}
         self.last_good: tuple[int, Path] | None = None       # the newest checkpoint this engine wrote or read
         self.csv: HistoryCSV | None = None
+        self._lock: FolderLock | None = None
+        self._seen = None                                   # checkpoint.pt as this engine last saw it
         if self.out_dir is not None and self.dist.is_main:
-            clean_stale_tmp(self.out_dir, (CHECKPOINT, HISTORY_CSV, *task.extra_files))
+            if self.out_dir.exists() and not self.out_dir.is_dir():
+                raise ConfigError(f"the run folder {self.out_dir} is a file; give a folder path (--out)")
+            clean_stale_tmp(self.out_dir, (CHECKPOINT, HISTORY_CSV, TRAIN_LOCK, *task.extra_files))
             self.csv = HistoryCSV(self.out_dir / HISTORY_CSV)
+            self._seen = _file_signature(self.checkpoint_path)
 
     @property
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / CHECKPOINT if self.out_dir is not None else None
+
+    # ---------------------------------------------------------------- one writer per folder
+    @contextlib.contextmanager
+    def holding_lock(self) -> Iterator[None]:
+        """Hold `<out_dir>/train.lock` for the block (main process with an out_dir only; re-entrant).
+
+        A second training into the folder gets a ConfigError naming the process that holds it; a
+        lock of a process that no longer exists is removed and taken."""
+        if self._lock is not None or self.out_dir is None or not self.dist.is_main:
+            yield
+            return
+        lock = FolderLock(self.out_dir, TRAIN_LOCK, "stargan train", "the same checkpoint (and interleave their "
+                          "history.csv rows)", progress=self.out_dir / HISTORY_CSV, log=print)
+        lock.acquire()
+        self._lock = lock
+        try:
+            yield
+        finally:
+            self._lock = None
+            lock.release()
+
+    def _check_not_overwritten(self) -> None:
+        """Refuse to run when another run rewrote checkpoint.pt after this engine last read or wrote it."""
+        if self.out_dir is None or not self.dist.is_main:
+            return
+        if _file_signature(self.checkpoint_path) != self._seen:
+            raise ConfigError(
+                f"{self.checkpoint_path} was written by another training run after this one was set up or "
+                "resumed; running now would overwrite that run's progress. Resume again (run the same `stargan "
+                "train` command or call train(...) / trainer.resume() again) to continue from it, or use "
+                "another folder")
 
     # ---------------------------------------------------------------- checkpoints
     def resume(self, path: str | Path | None = None) -> bool:
@@ -224,17 +281,21 @@ class Engine:
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None or not path.is_file():
             return False
-        state = load_checkpoint(path, cfg=self.cfg, nets=self.task.checkpoint_nets(), optims=self.task.optims)
-        self.step = int(state["step"])
-        self.history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
-        self._window.clear()
-        self._last = {k: v[-1] for k, v in self.history.items() if v and k != "step"}
-        self.task.load_extra_state(state.get("extra", {}))
-        self.last_good = (self.step, path)
-        if self.csv is not None:
-            self.csv.rewrite(self.history)             # drop rows logged after the checkpoint
-            if path.parent == self.out_dir:
-                self.task.after_save(self.out_dir)     # files beside it (nets_ema.ckpt) in step with it again
+        with self.holding_lock():
+            # non-finite weights are refused before anything is loaded or written (load_checkpoint)
+            state = load_checkpoint(path, cfg=self.cfg, nets=self.task.checkpoint_nets(), optims=self.task.optims)
+            self.step = int(state["step"])
+            self.history = defaultdict(list, {k: list(v) for k, v in state["history"].items()})
+            window = (state.get("engine") or {}).get("window") or {}
+            self._window = defaultdict(list, {k: [float(x) for x in v] for k, v in window.items()})
+            self._last = {k: v[-1] for k, v in self.history.items() if v and k != "step"}
+            self.task.load_extra_state(state.get("extra", {}))
+            self.last_good = (self.step, path)
+            if self.csv is not None:
+                self.csv.rewrite(self.history)             # drop rows logged after the checkpoint
+                if path.parent == self.out_dir:
+                    self.task.after_save(self.out_dir)     # files beside it (nets_ema.ckpt) in step with it again
+                self._seen = _file_signature(self.checkpoint_path)
         return True
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -256,9 +317,15 @@ class Engine:
                                 f"losses were finite. This checkpoint was not written; {where}. Train again "
                                 "with a lower learning rate")
         if self.dist.is_main:
-            save_checkpoint(path, step=self.step, cfg=self.cfg, nets=nets, optims=self.task.optims,
-                            history=self.history, extra=self.task.extra_state())
-            self.task.after_save(path.parent)
+            with self.holding_lock():
+                if path == self.checkpoint_path:
+                    self._check_not_overwritten()
+                save_checkpoint(path, step=self.step, cfg=self.cfg, nets=nets, optims=self.task.optims,
+                                history=self.history, extra=self.task.extra_state(),
+                                engine={"window": {k: list(v) for k, v in self._window.items() if v}})
+                self.task.after_save(path.parent)
+                if path == self.checkpoint_path:
+                    self._seen = _file_signature(path)
         barrier(self.dist)
         self.last_good = (self.step, path)
         return path
@@ -301,6 +368,11 @@ class Engine:
     def run(self, stop: int | None = None) -> tuple[int, float]:
         """Train from the current step to `stop` (default and at most `cfg.total_iters`), writing
         samples and checkpoints on the way and a checkpoint at the stop. Returns (iterations, seconds)."""
+        with self.holding_lock():
+            self._check_not_overwritten()
+            return self._run(stop)
+
+    def _run(self, stop: int | None) -> tuple[int, float]:
         cfg = self.cfg
         end = cfg.total_iters if stop is None else min(cfg.total_iters, stop)
         start, t0 = self.step, time.perf_counter()

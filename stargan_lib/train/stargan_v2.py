@@ -359,6 +359,38 @@ def save_nets_ema(ema: Mapping[str, torch.nn.Module], path: str | Path) -> None:
     atomic_torch_save({k: unwrap(v).state_dict() for k, v in ema.items() if k in EMA_NAMES}, path)
 
 
+def check_nets_ema_beside_checkpoint(path: str | Path) -> None:
+    """A `nets_ema.ckpt` is read with the configuration of the `checkpoint.pt` beside it (`stargan eval`):
+    refuse it (CheckpointError) when its networks are not that checkpoint's EMA networks, e.g. a file copied
+    beside another configuration's run, or one left behind by a killed save. Other files pass unchecked.
+
+    Introduced in `notebooks/06_ablation_table.ipynb` (`stargan eval` of a run's nets_ema.ckpt)."""
+    from stargan_lib.errors import CheckpointError
+    from stargan_lib.train.common import CHECKPOINT, FORMAT
+    from stargan_lib.utils import safe_torch_load
+
+    path = Path(path)
+    sibling = path.with_name(CHECKPOINT)
+    if path.name == CHECKPOINT or not path.is_file() or not sibling.is_file():
+        return
+    ema = safe_torch_load(path)
+    run = safe_torch_load(sibling)
+    if not isinstance(ema, dict) or ema.get("format") == FORMAT or not isinstance(run, dict) or \
+            run.get("format") != FORMAT:
+        return                                   # a course checkpoint, or no course run beside it
+    nets = run.get("nets", {})
+    names = sorted({k for k in ema if isinstance(ema[k], dict)} | {k[4:] for k in nets if k.startswith("ema_")})
+    differ = [n for n in names if not isinstance(ema.get(n), dict) or not isinstance(nets.get(f"ema_{n}"), dict)
+              or set(ema[n]) != set(nets[f"ema_{n}"])
+              or any(not torch.equal(v, nets[f"ema_{n}"][k]) for k, v in ema[n].items())]
+    if differ:
+        raise CheckpointError(
+            f"{path} does not hold the EMA networks of {sibling} beside it ({', '.join(differ)} differ; that "
+            f"checkpoint is a {run.get('config', {}).get('config', '?')} run at step {run.get('step')}), so it "
+            "would be scored under that run's configuration. Evaluate the checkpoint.pt of the run the file came "
+            f"from, move the file to its own folder, or resume that run once (it rewrites {NETS_EMA_NAME})")
+
+
 def train(cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None, resume: bool = True,
           progress: bool = True, dist: DistContext | None = None, iters: int | None = None) -> TrainResult:
     """Train configuration `cfg` on `data` (an ImageSet with domain labels); resume from `out_dir`
@@ -399,5 +431,6 @@ def load_training_data(cfg: StarGANv2Config, preset: Any = None, data_dir: str |
     return make_dataset(SYNTHETIC[cfg.dataset], "train", image_size=cfg.image_size, preset=preset)
 
 
-__all__ = ["DomainImages", "StarGANv2Trainer", "TrainResult", "train", "sample_grids", "save_nets_ema",
+__all__ = ["DomainImages", "StarGANv2Trainer", "TrainResult", "check_nets_ema_beside_checkpoint", "train",
+           "sample_grids", "save_nets_ema",
            "seconds_per_iter", "load_training_data"]
