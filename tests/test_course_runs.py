@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from stargan_lib.experiments import course_runs as cr
+from stargan_lib.experiments import course_schedule as sched
 from stargan_lib.experiments import course_ship as cs
 from stargan_lib.presets import PRESETS
 
@@ -169,7 +170,7 @@ def test_course_runs_command_trains_resumes_and_exports(tmp_path, monkeypatch):
     import dataclasses
     half = dataclasses.replace(cfg, ckpt_every=6)
     train(half, cr.run_dir("table3_happy", "smoke", cfg), preset="smoke", progress=False, stop_after=6)
-    assert cr.run_state("table3_happy", "smoke") is None and cr.logged_step("table3_happy", "smoke") == 6
+    assert cr.run_state("table3_happy", "smoke") is None and sched.logged_step("table3_happy", "smoke") == 6
     rc = main(["course-runs", "--preset", "smoke", "--only", "table3_happy,v2_A", "--dest", str(dest),
                "--report-every", "1"])
     assert rc == 0

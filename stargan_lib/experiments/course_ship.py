@@ -21,7 +21,6 @@ Layer: experiments. Introduced in `notebooks/01_cyclegan_baseline.ipynb`, sectio
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,7 +28,7 @@ import torch
 
 from stargan_lib.errors import CheckpointError, StarganError
 from stargan_lib.presets import as_preset
-from stargan_lib.experiments.course_runs import (RUNS, check_name, config_hash, long_config, run_dir,
+from stargan_lib.experiments.course_runs import (RUNS, check_name, config_hash, git_commit, long_config, run_dir,
                                                  run_state, short_config)
 from stargan_lib.paths import package_dir
 from stargan_lib.train.common import LoadedRun, config_dict, config_diff, config_from_dict, load_run
@@ -58,20 +57,6 @@ def shipped_dir(preset: Any) -> Path:
 def shipped_paths(name: str, preset: Any, folder: str | Path | None = None) -> tuple[Path, Path]:
     folder = Path(folder) if folder is not None else shipped_dir(preset)
     return folder / f"{name}.pt", folder / f"{name}.json"
-
-
-def git_commit() -> str:
-    """The commit of the checkout this code runs from ("unknown" outside a git checkout)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=package_dir(), capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "stargan_lib"], cwd=package_dir(),
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if out.returncode != 0:
-        return "unknown"
-    return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 # ============================================================================ building networks
@@ -188,7 +173,8 @@ def export_course_run(name: str, preset: Any, dest: str | Path | None = None, se
         "config_class": type(cfg).__name__, "config_hash": config_hash(cfg), "config": config_dict(cfg),
         "iterations": int(cfg.total_iters), "live_iterations": int(short.total_iters),
         "train_seconds": state.get("train_seconds"), "device": state.get("device"),
-        "torch": torch.__version__, "commit": git_commit(), "dtype": payload["dtype"],
+        "torch": torch.__version__, "commit": state.get("commit", "not recorded"), "exported_at": git_commit(),
+        "dtype": payload["dtype"],
         "fp16_max_figure_change": round(delta, 5), "figures": shipped_figs,
         "check": check_fingerprint(name, run_final, p), "bytes": pt.stat().st_size,
     }
