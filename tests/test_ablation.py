@@ -99,7 +99,7 @@ def test_smoke_run_writes_one_record_per_configuration(smoke_run):
         assert rec["library_version"] == __version__
         assert rec["config_fields"]["config"] == letter and rec["config_fields"]["total_iters"] == SMOKE_ITERS
         t = rec["timings"]
-        assert t["train_s"] > 0 and t["eval_s"] > 0 and t["total_s"] >= t["eval_s"]
+        assert t["train_s"] > 0 and t["eval_s"] > 0 and t["total_s"] >= t["eval_s"] and t["eval_cpu_s"] > 0
         assert t["step"] == SMOKE_ITERS and t["iters_this_run"] == SMOKE_ITERS
         m = rec["metrics"]
         assert math.isfinite(m["fid"]) and m["fid"] > 0

@@ -59,6 +59,29 @@ def test_features_equal_torchscript_reference(fixtures_dir):
     assert float((ours[0] - ours[1]).abs().max()) > 1e-2
 
 
+def test_folded_sub_batched_network_equals_pytorch_fid(base_images):
+    # inception_features runs load_inception's network (batch norms folded into the convolutions) on CPU
+    # sub-batches; pytorch-fid's network as built, on the whole batch, is the reference: same features and
+    # the same FID up to float32 rounding.
+    from stargan_lib.metrics.weights import fid_inception_state
+
+    x = torch.cat([base_images, base_images.flip(-1)])                    # 12 images: sub-batches 8 + 4
+    assert len(x) % M.CPU_SUB_BATCH != 0 and len(x) > M.CPU_SUB_BATCH
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in M.load_inception("cpu").modules())
+    fast = M.inception_features(x, device="cpu", progress=False)
+    ref_net = M.build_fid_inception(fid_inception_state()[0])
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in ref_net.modules()) == 94
+    with torch.inference_mode():
+        ref = ref_net((M.quantize_8bit(x) + 1) / 2)[0].flatten(1).numpy()
+    assert fast.shape == ref.shape == (12, M.FEATURE_DIM)
+    rel = float(np.abs(fast - ref).max() / np.abs(ref).max())
+    assert rel < 1e-5, rel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", M.FIDSampleSizeWarning)
+        fid_fast, fid_ref = M.fid_from_features(fast[:6], fast[6:]), M.fid_from_features(ref[:6], ref[6:])
+    assert fid_fast == pytest.approx(fid_ref, rel=1e-5) and fid_ref > 1
+
+
 def test_fid_of_a_set_with_itself_is_zero(noisy_features):
     base, _ = noisy_features
     with warnings.catch_warnings():

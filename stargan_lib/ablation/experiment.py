@@ -141,7 +141,13 @@ def write_grids(exp: Experiment, ema: Any, n_styles: int = 5) -> dict[str, Path]
 
 def evaluate_configuration(exp: Experiment, ema: Any, progress: bool = True) -> dict[str, Any]:
     """The Appendix C protocol on the EMA networks at the preset's ablation sizes (plus the oracle
-    on synthetic data). Returns `metrics.protocol.evaluate_protocol`'s result."""
+    on synthetic data). Returns `metrics.protocol.evaluate_protocol`'s result; `exp.timings` gets
+    `eval_s` (wall) and `eval_cpu_s` (CPU seconds of this process).
+
+    Cost at the course preset, one thread (`benchmarks/bench_eval.py`): about 255 s of CPU for D-F,
+    215 s for A-C, almost all of it the FID Inception on 1,800 outputs (~0.12 s each) and, for D-F,
+    the diversity LPIPS (~0.21 s per source); the bootstrap errors take ~6 s. The first configuration
+    of a results folder also computes the real statistics (1,500 images, ~180 s; then cached)."""
     import warnings
 
     from stargan_lib.metrics.fid_metric import FIDSampleSizeWarning
@@ -159,12 +165,14 @@ def evaluate_configuration(exp: Experiment, ema: Any, progress: bool = True) -> 
         from stargan_lib.data.oracle import get_oracle
         oracle = get_oracle(exp.dataset, preset=exp.preset, image_size=exp.cfg.image_size, progress=progress,
                             device=exp.device)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FIDSampleSizeWarning)    # the result's "notes" say it
         result = evaluate_protocol(exp.train, exp.test, **fns, cfg=cfg, preset=exp.preset, dataset=exp.dataset,
                                    oracle=oracle, progress=progress)
     exp.timings["eval_s"] = time.perf_counter() - t0
+    # this process's CPU seconds: far below eval_s x threads when the process waited for a core
+    exp.timings["eval_cpu_s"] = time.process_time() - cpu0
     return result
 
 

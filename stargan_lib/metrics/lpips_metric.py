@@ -131,6 +131,8 @@ def _channel_weights(lin: torch.nn.Module) -> torch.Tensor:
     if not isinstance(conv, torch.nn.Conv2d) or conv.bias is not None or conv.weight.shape[0] != 1 \
             or conv.weight.shape[2:] != (1, 1):
         raise TypeError(f"unexpected LPIPS linear head {lin}; the pairwise formula needs a bias-free 1x1 conv")
+    if (conv.weight < 0).any():
+        raise ValueError(f"LPIPS linear head {lin} has negative channel weights; the pairwise formula needs w_c >= 0")
     return conv.weight.flatten()
 
 
@@ -139,12 +141,12 @@ def pairwise_distances_from_features(net: torch.nn.Module, feats: Sequence[torch
     k = feats[0].shape[0]
     total = torch.zeros(k, k, dtype=torch.float64, device=feats[0].device)
     for lin, f in zip(net.lins, feats):
-        w = _channel_weights(lin).double()                       # (C,)
-        f = f.double().flatten(2)                                # (K, C, HW)
-        fw = f * w[None, :, None]
-        q = (fw * f).sum(dim=(1, 2))                             # (K,)    <f_i, f_i>_w
-        gram = fw.flatten(1) @ f.flatten(1).T                    # (K, K)  <f_i, f_j>_w
-        total += (q[:, None] + q[None, :] - 2 * gram) / f.shape[2]   # spatial mean
+        root_w = _channel_weights(lin).double().sqrt()           # (C,), w_c >= 0
+        hw = f.shape[2] * f.shape[3]
+        fs = (f.flatten(2) * root_w[None, :, None]).flatten(1)  # (K, C HW): sqrt(w_c) f, in float64
+        gram = fs @ fs.T                                         # (K, K)  <f_i, f_j>_w
+        q = gram.diagonal()                                      # (K,)    <f_i, f_i>_w
+        total += (q[:, None] + q[None, :] - 2 * gram) / hw       # spatial mean
     return total.clamp_min(0)
 
 
