@@ -3,8 +3,9 @@
 Each notebook runs once at the smoke preset through papermill (as `make ablation` and the README's
 examples run notebooks) with FIGURES_JSON set; the JSON must hold the issues' keys, fractions in
 [0, 1]. The values themselves are meaningless at smoke size; the course-preset figures are in the README.
-Notebooks 01-03 write the shipped course run's figures under these keys and their live run's under
-`live_<key>`, with `"course_run": true`; with `COURSE_RUNS=False` only the `live_` keys and
+Every notebook writes the shipped course run's figures under these keys and its live run's under
+`live_<key>`, with `"course_run": true` (04-05 also `iterations` of the course runs and
+`live_iterations` of the live ones); with `COURSE_RUNS=False` only the `live_` keys and
 `"course_run": false`.
 """
 
@@ -32,11 +33,8 @@ EXPECTED = {
 }
 FRACTION_PREFIXES = ("target_acc_", "single_acc_", "multi_acc_", "kept", "table3_error_", "jnt_expr", "sng_expr",
                      "wrong_mask_", "unchanged_expr", "pose_kept_", "ref_style_agreement_")
-# Notebooks 01-03: the course run under EXPECTED's keys, the live run under live_<key> (smoke ships course runs).
-LIVE_AND_COURSE = ("01_cyclegan_baseline", "02_stargan_v1", "03_mask_vector_joint_training")
-# Notebooks 04-05 likewise (the course runs v2_A-v2_F ship at smoke), with `iterations` of the course runs and
-# `live_iterations` of the live runs.
-V2_LIVE_AND_COURSE = ("04_stargan_v2_A_to_C", "05_stargan_v2_D_to_F")
+# Notebooks 04-05 also give the iterations of the course runs (`iterations`) and of the live runs.
+WITH_ITERATIONS = ("04_stargan_v2_A_to_C", "05_stargan_v2_D_to_F")
 
 
 def _papermill(name: str, folder: Path, **params: object) -> tuple[subprocess.CompletedProcess, Path]:
@@ -65,56 +63,52 @@ def runs(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notebook_writes_its_figures(name, runs):
+def test_notebook_writes_the_live_and_the_course_run(name, runs):
     proc, figures = runs[name]
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(figures.read_text())
-    expected = list(EXPECTED[name])
-    if name in LIVE_AND_COURSE:                          # the smoke preset ships their course runs
-        expected += [f"live_{k}" for k in EXPECTED[name]]
-        assert got.get("course_run") is True, f"{name}: course_run = {got.get('course_run')!r}"
+    assert got.get("course_run") is True, f"{name}: course_run = {got.get('course_run')!r}"   # smoke ships them
+    expected = [*EXPECTED[name], *(f"live_{k}" for k in EXPECTED[name])]
+    if name in WITH_ITERATIONS:
+        expected += ["iterations", "live_iterations"]
     missing = [k for k in expected if k not in got]
     assert not missing, f"{name} wrote {sorted(got)}, without {missing}"
     for key in expected:
         assert isinstance(got[key], (int, float)), (key, got[key])
+    if name in WITH_ITERATIONS:
+        assert got["iterations"] > got["live_iterations"] > 0          # the course run is the longer one
     for key, value in got.items():
         if key.removeprefix("live_").startswith(FRACTION_PREFIXES) and value is not None:
             assert 0.0 <= value <= 1.0, f"{name}: {key} = {value} is not a fraction"
     for key in ("lpips_D", "lpips_E", "lpips_F"):
-        if key in EXPECTED[name]:
-            assert got[key] > 0.0, (key, got[key])       # D-F give different outputs per latent code
+        if key in EXPECTED[name]:                    # D-F give different outputs per latent code
+            assert got[key] > 0.0 and got[f"live_{key}"] > 0.0, (key, got[key])
     assert got["preset"] == "smoke"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_cyclegan_baseline", "04_stargan_v2_A_to_C"])
+def test_notebook_without_course_runs_writes_only_the_live_run(name, tmp_path):
+    # COURSE_RUNS=False: the live part runs, the course-run cells show nothing, FIGURES_JSON holds only the
+    # live run (01 and 04, the cheapest of the v1 and v2 notebooks; the others share the pattern).
+    proc, figures = _papermill(name, tmp_path, COURSE_RUNS=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(figures.read_text())
+    assert got["course_run"] is False
+    live = [*EXPECTED[name], *(["iterations"] if name in WITH_ITERATIONS else [])]
+    assert [k for k in live if f"live_{k}" not in got] == []
+    others = sorted(k for k in got if not k.startswith("live_") and k not in ("course_run", "preset"))
+    assert others == [], f"{name} with COURSE_RUNS=False wrote course-run keys {others}"
+    for key, value in got.items():
+        if key.removeprefix("live_").startswith(FRACTION_PREFIXES) and value is not None:
+            assert 0.0 <= value <= 1.0, f"{name}: {key} = {value} is not a fraction"
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_papermill_sees_the_figures_parameter(name):
+def test_papermill_sees_every_parameter(name):
     # papermill infers parameters from the tagged cell's `NAME = value  # comment` lines; a comment it
-    # cannot parse hides the name and `-p FIGURES_JSON ...` then warns "Passed unknown parameter".
-    import papermill
-
-    assert "FIGURES_JSON" in papermill.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb"))
-
-
-@pytest.mark.slow
-def test_notebook_01_without_course_runs_writes_only_the_live_run(tmp_path):
-    # COURSE_RUNS=False: the live part runs, the course-run cells show nothing, FIGURES_JSON holds only the
-    # live run (notebook 01, the cheapest of 01-03; they share the pattern).
-    name = "01_cyclegan_baseline"
-    proc, figures = _papermill(name, tmp_path, COURSE_RUNS=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(figures.read_text())
-    assert got["course_run"] is False
-    assert [k for k in EXPECTED[name] if f"live_{k}" not in got] == []
-    others = sorted(k for k in got if not k.startswith("live_") and k not in ("course_run", "preset"))
-    assert others == [], f"{name} with COURSE_RUNS=False wrote course-run keys {others}"
-    for key, value in got.items():
-        if key.removeprefix("live_").startswith(FRACTION_PREFIXES) and value is not None:
-            assert 0.0 <= value <= 1.0, f"{name}: {key} = {value} is not a fraction"
-
-
-@pytest.mark.parametrize("name", LIVE_AND_COURSE)
-def test_papermill_sees_every_parameter_of_01_to_03(name):
-    # Every `NAME = value` line of the parameters cell, COURSE_RUNS included, is a papermill parameter.
+    # cannot parse hides the name (`-p FIGURES_JSON ...` then warns "Passed unknown parameter"). Every
+    # `NAME = value` line of the parameters cell, FIGURES_JSON and COURSE_RUNS included, must be one.
     import re
 
     import papermill
@@ -122,54 +116,5 @@ def test_papermill_sees_every_parameter_of_01_to_03(name):
     path = REPO / "notebooks" / f"{name}.ipynb"
     cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
     assigned = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", "".join(cell["source"]), re.MULTILINE)
-    assert "COURSE_RUNS" in assigned
-    assert list(papermill.inspect_notebook(str(path))) == assigned
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", V2_LIVE_AND_COURSE)
-def test_notebooks_04_05_write_the_live_and_the_course_runs(name, runs):
-    proc, figures = runs[name]
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(figures.read_text())
-    assert got.get("course_run") is True, f"{name}: course_run = {got.get('course_run')!r}"
-    expected = [*EXPECTED[name], *(f"live_{k}" for k in EXPECTED[name]), "iterations", "live_iterations"]
-    missing = [k for k in expected if k not in got]
-    assert not missing, f"{name} wrote {sorted(got)}, without {missing}"
-    for key in expected:
-        assert isinstance(got[key], (int, float)), (key, got[key])
-    assert got["iterations"] > got["live_iterations"] > 0          # the course run is the longer one
-    for key, value in got.items():
-        if key.removeprefix("live_").startswith(FRACTION_PREFIXES) and value is not None:
-            assert 0.0 <= value <= 1.0, f"{name}: {key} = {value} is not a fraction"
-    for key in ("live_lpips_D", "live_lpips_E", "live_lpips_F"):
-        if key in expected:
-            assert got[key] > 0.0, (key, got[key])
-
-
-@pytest.mark.slow
-def test_notebook_04_without_course_runs_writes_only_the_live_runs(tmp_path):
-    # COURSE_RUNS=False: the live part runs, the course-run cells show nothing, FIGURES_JSON holds only the
-    # live runs (notebook 04, the cheaper of 04-05; they share the pattern).
-    name = "04_stargan_v2_A_to_C"
-    proc, figures = _papermill(name, tmp_path, COURSE_RUNS=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(figures.read_text())
-    assert got["course_run"] is False
-    assert [k for k in [*EXPECTED[name], "iterations"] if f"live_{k}" not in got] == []
-    others = sorted(k for k in got if not k.startswith("live_") and k not in ("course_run", "preset"))
-    assert others == [], f"{name} with COURSE_RUNS=False wrote course-run keys {others}"
-
-
-@pytest.mark.parametrize("name", V2_LIVE_AND_COURSE)
-def test_papermill_sees_every_parameter_of_04_05(name):
-    # Every `NAME = value` line of the parameters cell, COURSE_RUNS included, is a papermill parameter.
-    import re
-
-    import papermill
-
-    path = REPO / "notebooks" / f"{name}.ipynb"
-    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
-    assigned = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", "".join(cell["source"]), re.MULTILINE)
-    assert "COURSE_RUNS" in assigned
+    assert {"FIGURES_JSON", "COURSE_RUNS"} <= set(assigned)
     assert list(papermill.inspect_notebook(str(path))) == assigned
