@@ -50,6 +50,7 @@ def _worker(rank: int, world: int, port: int, letters: str, out_path: str) -> No
             results[letter] = {"logs": logs, "params": params}
         if rank == 0:
             torch.save(results, out_path)
+        dist.barrier()          # neither process tears down gloo while its peer still uses the connection
     finally:
         dist.destroy_process_group()
 
