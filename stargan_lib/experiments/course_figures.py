@@ -136,21 +136,21 @@ def figures_of(name: str, run: Any, preset: Any, seed: int = 0) -> dict[str, Any
     if name == "stargan_v1":
         from stargan_lib.experiments.stargan_v1 import evaluate_attribute_transfer
         oracle = get_oracle("faces", preset=p, seed=seed, progress=False)
-        return stargan_v1_figures(evaluate_attribute_transfer(run.nets["G"], cfg, make_dataset("faces", "test", preset=p),
-                                                              oracle))
+        test = make_dataset("faces", "test", preset=p)
+        return stargan_v1_figures(evaluate_attribute_transfer(run.nets["G"], cfg, test, oracle))
     if name.startswith("table3_") or name == "sng":
         from stargan_lib.experiments.table3 import SOURCE, default_targets, table3_errors
         figures: dict[str, Any] = {}
         if name == "sng":
             figures |= _joint_run_figures("SNG", run, p, seed)
             targets = default_targets(p.name)
-            errors = table3_errors(p, lambda x, k: _stargan_to(run, x, k), targets, seed)
+            errors = table3_errors(p, lambda x, k, t: _stargan_to(run, x, k), targets, seed)
             figures |= {f"table3_error_stargan_{t}": e for t, e in errors.items()}
             figures["table3_error_stargan"] = sum(errors.values()) / len(errors)
             return figures
         target = name.removeprefix("table3_")
         from stargan_lib.models.cyclegan import translate
-        errors = table3_errors(p, lambda x, k: translate(run.nets["G_AB"], x), (target,), seed)
+        errors = table3_errors(p, lambda x, k, t: translate(run.nets["G_AB"], x), (target,), seed)
         return {f"table3_error_cyclegan_{target}": errors[target], "source": SOURCE}
     if name == "jnt":
         return _joint_run_figures("JNT", run, p, seed)

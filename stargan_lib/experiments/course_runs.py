@@ -32,10 +32,9 @@ from typing import Any, Callable
 from stargan_lib.errors import ConfigError
 from stargan_lib.presets import as_preset
 from stargan_lib.paths import package_dir
+from stargan_lib.train.common import RESUMABLE_FIELDS
 from stargan_lib.utils import cache_dir, params_key, read_json_object, seed_everything, write_json
 
-# What does not change what a run computes: left out of its hash.
-HASH_IGNORES = ("total_iters", "log_every", "sample_every", "ckpt_every", "device", "out_dir")
 DONE = "course_run.json"          # written in the run folder when the run has reached its length
 
 
@@ -120,8 +119,8 @@ def long_config(name: str, preset: Any, seed: int = 0) -> Any:
 
 
 def config_hash(cfg: Any) -> str:
-    """A hash of what a run computes: its config class and every field but `HASH_IGNORES`."""
-    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in HASH_IGNORES}
+    """A hash of what a run computes: its config class and every field but `train.common.RESUMABLE_FIELDS`."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE_FIELDS}
     return params_key({"class": type(cfg).__name__, **fields})
 
 
@@ -170,8 +169,9 @@ def train_course_run(name: str, preset: Any, progress: bool = True,
     before = read_json_object(spent_path) or {}
     spent = float(before.get("seconds", 0.0))
     commits = list(before.get("commits", []))
-    if git_commit() not in commits:                   # the code of every call that trained part of the run
-        commits.append(git_commit())
+    commit = git_commit()
+    if commit not in commits:                         # the code of every call that trained part of the run
+        commits.append(commit)
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
     model = RUNS[name].model

@@ -1,10 +1,10 @@
 """`stargan course-runs`: the course runs trained two at a time, each in its own process, then exported.
 
 `run_course_runs(preset, only)` starts `python -m stargan_lib.experiments.course_runs NAME PRESET`
-workers (one torch thread each on a CPU; one worker with every core on a GPU), longest first, prints a
-progress line with the time left, resumes what an earlier call left unfinished, and exports every
-finished run into the package (`course_ship.export_course_run`). Runs already exported from the same
-training are left alone. One call per cache folder at a time (`locks.FolderLock`).
+workers (one torch thread each on a CPU; one worker with every core on a GPU: the ablation's policy),
+longest first, prints a progress line with the time left, resumes what an earlier call left unfinished,
+and exports every finished run into the package (`course_ship.export_course_run`). Runs already
+exported from the same training are left alone. One call per cache folder at a time (`locks.FolderLock`).
 
 Layer: experiments. Introduced in `notebooks/01_cyclegan_baseline.ipynb`, section "The course run".
 """
@@ -15,29 +15,18 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from stargan_lib.ablation.runner import default_jobs
 from stargan_lib.errors import ConfigError
 from stargan_lib.experiments.course_runs import (check_name, long_config, run_dir, run_names, run_state)
 from stargan_lib.experiments.course_ship import export_course_run, is_exported, shipped_paths
 from stargan_lib.presets import as_preset
+from stargan_lib.threads import thread_count
 from stargan_lib.utils import cache_dir, read_json_object
-
-
-def default_jobs() -> tuple[int, int]:
-    """(trainings side by side, torch threads each): one at a time on a GPU (with the CPU's cores),
-    else one per available core (at most two), one thread each: on the course machine two one-thread
-    processes train 1.98x as fast as one thread and 1.5x as fast as two threads."""
-    import torch
-
-    from stargan_lib.threads import available_cores
-
-    if torch.cuda.is_available():
-        return 1, available_cores()
-    return max(1, min(2, available_cores())), 1
 
 
 def seconds_per_iter_estimate(name: str, preset: Any) -> float | None:
     """Training seconds per iteration of run `name` as its shipped manifest measured it (None: no manifest)."""
-    m = read_json_object(shipped_paths(name, preset)[1]) if shipped_paths(name, preset)[1].is_file() else None
+    m = read_json_object(shipped_paths(name, preset)[1])
     if not m or not m.get("train_seconds") or not m.get("iterations"):
         return None
     return float(m["train_seconds"]) / float(m["iterations"])
@@ -63,15 +52,18 @@ def _fmt(seconds: float) -> str:
 
 
 def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs: int | None = None,
-                    threads: int | None = None, export: bool = True, dest: str | Path | None = None, poll: float = 5.0, report_every: float = 60.0,
-                    log: Callable[[str], None] = print) -> list[str]:
+                    threads: int | None = None, export: bool = True, dest: str | Path | None = None,
+                    poll: float = 5.0, report_every: float = 60.0, log: Callable[[str], None] = print) -> list[str]:
     """Train every course run of `preset` (or `only` those) that has not finished, `jobs` at a time
     in their own processes, then export them (`course_ship.export_course_run`) into the package (or `dest`).
 
     Finished runs are skipped, unfinished ones resume from their last checkpoint, so an interrupted
     call goes on where it stopped. A progress line with the time left (estimated from the shipped
     manifests' seconds per iteration, then from the running trainings' own pace) comes every
-    `report_every` seconds. Returns the names of the runs that failed (their log is named).
+    `report_every` seconds. `jobs` and `threads` default to the ablation's policy (`ablation.default_jobs`,
+    `threads.thread_count`): on a CPU one training per core (at most two) with one thread each (on the
+    course machine two one-thread processes train 1.98x as fast as one thread, 1.5x as fast as two
+    threads); on a GPU one at a time with every core. Returns the names of the runs that failed (their log is named).
     """
     import os
     import subprocess
@@ -83,9 +75,8 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
     names = run_names(p) if not only else [check_name(n, p).name for n in only]
     if not names:
         raise ConfigError(f"preset {p.name!r} has no course runs; use --preset course (or smoke)")
-    default = default_jobs()
-    jobs = default[0] if jobs is None else int(jobs)
-    threads = default[1] if threads is None else int(threads)
+    jobs = default_jobs() if jobs is None else int(jobs)
+    threads = thread_count(threads, parallel=jobs) if threads is None else int(threads)
     if jobs < 1 or threads < 1:
         raise ConfigError(f"jobs={jobs}, threads={threads}: both must be at least 1")
     root = cache_dir("course-runs", p.name)
@@ -151,4 +142,4 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
     return failed
 
 
-__all__ = ["default_jobs", "logged_step", "run_course_runs", "seconds_per_iter_estimate"]
+__all__ = ["logged_step", "run_course_runs", "seconds_per_iter_estimate"]

@@ -31,7 +31,8 @@ from stargan_lib.presets import as_preset
 from stargan_lib.experiments.course_runs import (RUNS, check_name, config_hash, git_commit, long_config, run_dir,
                                                  run_state, short_config)
 from stargan_lib.paths import package_dir
-from stargan_lib.train.common import LoadedRun, config_dict, config_diff, config_from_dict, load_run
+from stargan_lib.train.common import (RESUMABLE_FIELDS, LoadedRun, build_run_nets, config_dict, config_diff,
+                                      config_from_dict, load_run)
 from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_state_dict_checked, read_json_object,
                                safe_torch_load, write_json)
 
@@ -59,20 +60,7 @@ def shipped_paths(name: str, preset: Any, folder: str | Path | None = None) -> t
     return folder / f"{name}.pt", folder / f"{name}.json"
 
 
-# ============================================================================ building networks
-def _build(cfg: Any) -> tuple[dict[str, torch.nn.Module], Any]:
-    """(networks by name, EMA networks or None) of an untrained model of `cfg`."""
-    from stargan_lib.train.common import RUN_KINDS
-    import importlib
-
-    module_name, _, _ = RUN_KINDS[type(cfg).__name__]
-    module = importlib.import_module(module_name)
-    nets = module.build_nets(cfg)
-    if type(cfg).__name__ == "StarGANv2Config":
-        return nets, module.ema_copy(nets)
-    return nets, None
-
-
+# ============================================================================ networks
 def _shipped_modules(name: str, nets: Any, ema: Any) -> dict[str, torch.nn.Module]:
     """The networks of a run that ship: EMA copies for StarGAN v2, the generators otherwise."""
     source = ema if RUNS[name].model == "stargan_v2" else nets
@@ -80,17 +68,15 @@ def _shipped_modules(name: str, nets: Any, ema: Any) -> dict[str, torch.nn.Modul
 
 
 # ============================================================================ fingerprint
-def check_inputs(name: str, preset: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `N_CHECK` held-out images (and labels) of the run's test set (the fingerprint's inputs)."""
+def check_inputs(cfg: Any, preset: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `N_CHECK` held-out images (and labels) of the synthetic set a run of `cfg` trains on (the
+    first of a joint run's two): the fingerprint's inputs."""
+    from stargan_lib.configs_v2 import SYNTHETIC
     from stargan_lib.data import make_dataset
 
-    p = as_preset(preset)
-    dataset = {"cyclegan": "faces", "stargan_v1": "faces", "jnt": "faces", "sng": "expressions"}.get(name)
-    if name.startswith("table3_"):
-        dataset = "expressions"
-    if name.startswith("v2_"):
-        dataset = "animals"
-    return make_dataset(dataset, "test", preset=p).subset(slice(0, N_CHECK)).tensors()
+    dataset = (SYNTHETIC[cfg.dataset] if type(cfg).__name__ == "StarGANv2Config"
+               else cfg.datasets[0] if hasattr(cfg, "datasets") else cfg.dataset)
+    return make_dataset(dataset, "test", preset=as_preset(preset)).subset(slice(0, N_CHECK)).tensors()
 
 
 @torch.no_grad()
@@ -99,7 +85,7 @@ def check_fingerprint(name: str, run: LoadedRun, preset: Any) -> dict[str, float
     difference from the inputs: three numbers that move when a weight or a forward pass changes."""
     from stargan_lib.models.stargan_v1 import generator_label, translate
 
-    x, y = check_inputs(name, preset)
+    x, y = check_inputs(run.cfg, preset)
     torch.manual_seed(0)
     model = RUNS[name].model
     if model == "cyclegan":
@@ -139,8 +125,8 @@ def export_course_run(name: str, preset: Any, dest: str | Path | None = None, se
         raise CourseRunError(f"course run {name!r} (preset {p.name}) has not finished training in {folder}; "
                              f"train it first: {rebuild_hint(name, p.name)}")
     full = load_run(folder / "checkpoint.pt")
-    diff = config_diff(config_dict(full.cfg), config_dict(cfg), ignore=("log_every", "sample_every", "ckpt_every",
-                                                                         "device", "out_dir"))
+    diff = config_diff(config_dict(full.cfg), config_dict(cfg),      # its length too must be today's
+                       ignore=tuple(f for f in RESUMABLE_FIELDS if f != "total_iters"))
     if diff:
         raise CourseRunError(f"course run {name!r}: the checkpoint in {folder} differs from today's configuration "
                              f"({diff}); {rebuild_hint(name, p.name)}")
@@ -188,7 +174,7 @@ def export_course_run(name: str, preset: Any, dest: str | Path | None = None, se
 def is_exported(name: str, preset: Any, state: dict[str, Any], folder: str | Path | None = None) -> bool:
     """Whether the package's copy (or `folder`'s) of run `name` comes from the finished run `state` (`run_state`)."""
     pt, js = shipped_paths(name, preset, folder)
-    m = read_json_object(js) if js.is_file() else None
+    m = read_json_object(js)
     return bool(pt.is_file() and m and m.get("config_hash") == state.get("config_hash")
                 and m.get("train_seconds") == state.get("train_seconds"))
 
@@ -198,7 +184,7 @@ def read_manifest(name: str, preset: Any, folder: str | Path | None = None) -> d
     """The manifest of shipped run `name`; a `CourseRunError` naming the run when missing or unreadable."""
     p = as_preset(preset)
     _, js = shipped_paths(name, p, folder)
-    manifest = read_json_object(js) if js.is_file() else None
+    manifest = read_json_object(js)
     if manifest is None:
         raise CourseRunError(f"course run {name!r} (preset {p.name}): its manifest {js} is missing or unreadable; "
                              f"{rebuild_hint(name, p.name)}")
@@ -223,8 +209,9 @@ def load_course_run(name: str, preset: Any, folder: str | Path | None = None, de
     except CheckpointError as exc:
         raise CourseRunError(f"course run {name!r} (preset {p.name}): {exc}; {hint}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("name") != name:
+        what = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CourseRunError(f"course run {name!r} (preset {p.name}): {pt} is not a course-run file of that run "
-                             f"(format {payload.get('format') if isinstance(payload, dict) else type(payload)}); {hint}")
+                             f"(format {what}); {hint}")
     today = long_config(name, p)
     if payload.get("config_class") != type(today).__name__:
         raise CourseRunError(f"course run {name!r}: {pt} holds a {payload.get('config_class')} run, today's is a "
@@ -239,7 +226,7 @@ def load_course_run(name: str, preset: Any, folder: str | Path | None = None, de
         what = ", ".join(f"{k}: shipped {a!r} vs today {b!r}" for k, (a, b) in diff.items()) or "the hash"
         raise CourseRunError(f"course run {name!r} (preset {p.name}) is stale: its configuration differs from "
                              f"today's ({what}); {hint}")
-    nets, ema = _build(cfg)
+    nets, ema = build_run_nets(cfg)
     shipped = _shipped_modules(name, nets, ema)
     for key, module in shipped.items():
         sd = payload["nets"].get(key)
@@ -276,7 +263,7 @@ def course_run_or_none(name: str, preset: Any, enabled: bool = True,
         return None
     try:
         return load_course_run(name, p)
-    except (CourseRunError, StarganError) as exc:
+    except StarganError as exc:                       # CourseRunError, or a ConfigError of the preset
         if log is not None:
             log(f"course run not loaded: {exc}")
         return None

@@ -32,10 +32,11 @@ import torch
 
 from stargan_lib.configs_v2 import StarGANv2Config, make_config
 from stargan_lib.errors import ConfigError
+from stargan_lib.train.common import RESUMABLE_FIELDS
 from stargan_lib.utils import device_of, params_key, read_json_object, seed_everything, write_json
 
 # Fields that do not change what a run computes up to a step: left out of the run folder's name.
-RUN_KEY_IGNORES = ("total_iters", "log_every", "sample_every", "ckpt_every", "device", "out_dir")
+RUN_KEY_IGNORES = RESUMABLE_FIELDS
 TRAIN_TIME = "train_time.json"
 
 

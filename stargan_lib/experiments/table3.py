@@ -66,10 +66,11 @@ def run_table3(preset: Any, out_dir: str | Path, targets: Sequence[str] | None =
     return score_table3(p, G, stargan_cfg, cyclegans, next(iter(cg_cfgs.values())), seed)
 
 
-def table3_errors(preset: Any, translate_to: Callable[[torch.Tensor, int], torch.Tensor], targets: Sequence[str],
-                  seed: int = 0) -> dict[str, float]:
+def table3_errors(preset: Any, translate_to: Callable[[torch.Tensor, int, str], torch.Tensor],
+                  targets: Sequence[str], seed: int = 0) -> dict[str, float]:
     """{target: classification error}: the held-out neutral expressions translated by
-    `translate_to(x, k)` (k: the target's class index), read by the studio expressions oracle."""
+    `translate_to(x, k, target)` (k: the target's class index; a pairwise model picks its G by the
+    target's name), read by the studio expressions oracle. The test set and oracle are read once."""
     from stargan_lib.data import get_oracle, make_dataset
 
     test = make_dataset("expressions", "test", preset=preset)
@@ -79,8 +80,11 @@ def table3_errors(preset: Any, translate_to: Callable[[torch.Tensor, int], torch
         raise ConfigError(f"the expressions test set of this preset has no {SOURCE!r} image")
     x, _ = test.subset(idx).tensors()                                         # (N, 3, H, W) neutral faces
     oracle = get_oracle("expressions", preset=preset, seed=seed, progress=False)
-    return {t: float((predict(oracle, translate_to(x, names.index(t)))[0].argmax(1) != names.index(t)).float().mean())
-            for t in targets}
+    errors = {}
+    for t in targets:
+        k = names.index(t)
+        errors[t] = float((predict(oracle, translate_to(x, k, t))[0].argmax(1) != k).float().mean())
+    return errors
 
 
 def score_table3(preset: Any, G: torch.nn.Module, stargan_cfg: Any, cyclegans: Mapping[str, torch.nn.Module],
@@ -102,10 +106,9 @@ def score_table3(preset: Any, G: torch.nn.Module, stargan_cfg: Any, cyclegans: M
     real_logits, _ = predict(oracle, test.tensors()[0])
     real_error = float((real_logits.argmax(1) != torch.as_tensor(test.labels)).float().mean())
     n = int(sum(1 for y in test.labels if test.label_names[int(y)] == SOURCE))
-    rows = {"StarGAN": table3_errors(p, lambda x, k: translate(
+    rows = {"StarGAN": table3_errors(p, lambda x, k, t: translate(
                 G, x, generator_label(stargan_cfg, torch.full((len(x),), k, dtype=torch.long))), targets, seed),
-            "CycleGAN": {t: table3_errors(p, lambda x, k, t=t: cyclegan.translate(cyclegans[t], x), (t,), seed)[t]
-                         for t in targets}}
+            "CycleGAN": table3_errors(p, lambda x, k, t: cyclegan.translate(cyclegans[t], x), targets, seed)}
     sg, cg = param_counts(stargan_cfg), cyclegan.param_counts(cyclegan_cfg)
     n_pairs = len(TARGETS)
     return {"StarGAN": {"error": sum(rows["StarGAN"].values()) / len(targets), "per_target": rows["StarGAN"],

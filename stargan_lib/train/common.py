@@ -22,6 +22,10 @@ from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_sta
                                rng_state, safe_torch_load, set_rng_state)
 
 CHECKPOINT = "checkpoint.pt"          # the run's checkpoint inside its out_dir
+# Config fields that may differ between a run and its resume: how long it trains, where and how often it
+# writes, and the device. They do not change what the run computes up to a step, so resume ignores them,
+# and run folders and course runs are named by a hash of every other field.
+RESUMABLE_FIELDS = ("total_iters", "device", "out_dir", "log_every", "sample_every", "ckpt_every")
 FORMAT = "stargan-course/1"
 
 
@@ -88,8 +92,7 @@ def save_checkpoint(path: str | Path, *, step: int, cfg: Any, nets: Mapping[str,
 
 def load_checkpoint(path: str | Path, *, cfg: Any, nets: Mapping[str, torch.nn.Module],
                     optims: Mapping[str, torch.optim.Optimizer] | None = None,
-                    ignore_fields: tuple[str, ...] = ("total_iters", "device", "out_dir", "log_every",
-                                                      "sample_every", "ckpt_every"),
+                    ignore_fields: tuple[str, ...] = RESUMABLE_FIELDS,
                     restore_rng: bool = True, check_finite: bool = True) -> dict[str, Any]:
     """Load a course checkpoint into `nets` (and `optims`), refusing one of another configuration.
 
@@ -204,6 +207,17 @@ class LoadedRun:
     state: dict[str, Any]
 
 
+def build_run_nets(cfg: Any) -> tuple[dict[str, torch.nn.Module], Any]:
+    """Untrained networks of a config of any model (`RUN_KINDS`), and their EMA copies (StarGAN v2; None
+    for the others). `load_run` and the shipped course runs (`experiments.course_ship`) build with it."""
+    import importlib
+
+    module_name, _, build_name = RUN_KINDS[type(cfg).__name__]
+    module = importlib.import_module(module_name)
+    nets = getattr(module, build_name)(cfg)
+    return nets, (module.ema_copy(nets) if type(cfg).__name__ == "StarGANv2Config" else None)
+
+
 def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite: bool = True) -> LoadedRun:
     """Rebuild the config and networks of any model's course checkpoint (`<out_dir>/checkpoint.pt`).
 
@@ -217,22 +231,16 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite:
     kind = state.get("config_class")
     if kind not in RUN_KINDS:
         raise CheckpointError(f"{path} holds a {kind!r} run; known models: {sorted(RUN_KINDS)}")
-    module_name, cls_name, build_name = RUN_KINDS[kind]
-    module = importlib.import_module(module_name)
-    cls = getattr(module, cls_name)
-    cfg = config_from_dict(cls, state["config"])
-    ema = None
+    module_name, cls_name, _ = RUN_KINDS[kind]
+    cfg = config_from_dict(getattr(importlib.import_module(module_name), cls_name), state["config"])
     if kind == "StarGANv2Config":
         from stargan_lib.configs_v2 import validate
 
         cfg = validate(cfg)
-        nets = module.build_nets(cfg)
-        ema = module.ema_copy(nets)
-        for name, net in ema.items():
-            load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
-        ema.to(resolve_device(device)).eval()
-    else:
-        nets = getattr(module, build_name)(cfg)
+    nets, ema = build_run_nets(cfg)
+    for name, net in (ema or {}).items():
+        load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
+        net.to(resolve_device(device)).eval()
     for name, net in nets.items():
         load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
         net.to(resolve_device(device)).eval()
@@ -241,7 +249,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite:
     return LoadedRun(cfg, nets, ema, state)
 
 
-__all__ = ["CHECKPOINT", "LoadedRun", "MAX_NETWORK_NUMBERS", "check_finite", "check_network_size", "clean_stale_tmp",
+__all__ = ["CHECKPOINT", "LoadedRun", "MAX_NETWORK_NUMBERS", "RESUMABLE_FIELDS", "build_run_nets", "check_finite",
+           "check_network_size", "clean_stale_tmp",
            "config_dict", "config_diff", "network_numbers",
            "config_from_dict", "load_checkpoint", "load_run", "load_state_dict_checked",
            "read_checkpoint", "save_checkpoint"]
