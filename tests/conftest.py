@@ -13,10 +13,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True, scope="session")
 def _threads_as_the_policy_says():
-    # The suite runs as a student's run does: every available core (stargan_lib.threads), or
-    # $STARGAN_THREADS. Tests that compare two computations run both in this one process.
-    from stargan_lib.threads import use_threads
+    # The suite runs with every available core, or $STARGAN_THREADS, fixed for the whole session and for
+    # the processes it starts (through the environment): a count that follows the machine's load (the
+    # policy's default, stargan_lib.threads) changes float rounding, and the bit-exact resume and
+    # reproducibility tests compare runs. Tests that compare two computations run both in this one process.
+    import os
 
+    from stargan_lib.threads import THREADS_ENV, available_cores, use_threads
+
+    os.environ.setdefault(THREADS_ENV, str(available_cores()))
     use_threads()
 
 

@@ -56,6 +56,7 @@ def test_container_quota_caps_the_cores(tmp_path):
 def test_use_threads_applies_the_count_to_torch(monkeypatch):
     monkeypatch.delenv(threads.THREADS_ENV, raising=False)
     assert threads.use_threads(1) == 1 and torch.get_num_threads() == 1
+    monkeypatch.setattr(threads, "_busy_seconds", lambda: 0.0)     # a quiet machine
     n = threads.use_threads()
     assert n == threads.available_cores() and torch.get_num_threads() == n
     assert f"{n} torch thread(s)" in threads.describe_threads()
@@ -73,3 +74,82 @@ def test_loader_workers_run_single_threaded():
     torch.set_num_threads(2)
     threads.loader_worker_init(0)
     assert torch.get_num_threads() == 1
+
+
+# ----------------------------------------------------------------------------- following the free cores
+class _Machine:
+    """A fake machine for FreeCores: a clock, the busy CPU seconds of all processes and of this one."""
+
+    def __init__(self):
+        self.t, self.busy, self.own = 0.0, 0.0, 0.0
+
+    def run(self, seconds: float, own_cores: float, other_cores: float) -> None:
+        self.t += seconds
+        self.own += seconds * own_cores
+        self.busy += seconds * (own_cores + other_cores)
+
+
+def _follower(m: _Machine, cores: int = 2) -> threads.FreeCores:
+    return threads.FreeCores(cores=cores, period=2.0, busy=lambda: m.busy, own=lambda: m.own, clock=lambda: m.t)
+
+
+def test_free_cores_drop_to_one_thread_beside_a_busy_process_and_come_back():
+    m = _Machine()
+    f = _follower(m)
+    m.run(2.0, own_cores=2.0, other_cores=0.0)         # quiet machine: both cores
+    assert f.apply() == 2 and f.others == pytest.approx(0.0)
+    m.run(2.0, own_cores=1.2, other_cores=0.8)         # another process took most of a core
+    assert f.apply() == 1 and f.others == pytest.approx(0.8)
+    m.run(2.0, own_cores=1.0, other_cores=0.1)         # it finished
+    assert f.apply() == 2
+
+
+def test_free_cores_never_go_below_one_or_above_the_cores():
+    m = _Machine()
+    f = _follower(m, cores=4)
+    m.run(2.0, own_cores=1.0, other_cores=7.0)
+    assert f.apply() == 1
+    m.run(2.0, own_cores=4.0, other_cores=0.0)
+    assert f.apply() == 4
+    assert [f.choose(x) for x in (0.0, 0.4, 0.6, 1.5, 3.6)] == [4, 4, 3, 3, 1]
+
+
+def test_tick_measures_only_once_per_period():
+    m = _Machine()
+    f = _follower(m)
+    m.run(1.0, own_cores=1.0, other_cores=1.0)
+    f.tick()
+    assert f.changes == 0 and torch.get_num_threads() == torch.get_num_threads()   # nothing measured yet
+    before = f._last
+    m.run(1.5, own_cores=1.0, other_cores=1.0)
+    f.tick()
+    assert f._last != before and f.others == pytest.approx(1.0)
+
+
+def test_without_proc_stat_the_count_stays(tmp_path):
+    assert threads._busy_seconds(tmp_path / "missing") is None
+    f = threads.FreeCores(cores=2, busy=lambda: None)
+    torch.set_num_threads(1)
+    assert f.apply() == 1 and f.measure() is None
+
+
+def test_proc_stat_leaves_out_idle_and_low_priority_time(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 50 30 900 20 5 5 10 0 0\ncpu0 1 2 3 4\n")
+    hz = __import__("os").sysconf("SC_CLK_TCK")
+    assert threads._busy_seconds(stat) == pytest.approx((100 + 30 + 5 + 5 + 10) / hz)
+
+
+def test_use_threads_follows_the_free_cores_only_without_an_explicit_count(monkeypatch):
+    monkeypatch.delenv(threads.THREADS_ENV, raising=False)
+    threads.use_threads()
+    assert threads.following_free_cores()
+    assert 1 <= torch.get_num_threads() <= threads.available_cores()
+    assert "following the free cores" in threads.describe_threads()
+    threads.use_threads(1)
+    assert not threads.following_free_cores() and torch.get_num_threads() == 1
+    threads.tick()                                      # a no-op after an explicit count
+    assert torch.get_num_threads() == 1
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    threads.use_threads()
+    assert not threads.following_free_cores()

@@ -197,8 +197,8 @@ def train_course_run(name: str, preset: Any, progress: bool = True,
 
 
 def _worker_main(argv: list[str] | None = None) -> int:
-    """`python -m stargan_lib.experiments.course_runs NAME PRESET`: one training, one thread (the
-    scheduler, `course_schedule.run_course_runs`, starts these two at a time)."""
+    """`python -m stargan_lib.experiments.course_runs NAME PRESET`: one training (the scheduler,
+    `course_schedule.run_course_runs`, starts these two at a time, each following the thread policy)."""
     import argparse
 
     from stargan_lib.threads import use_threads
@@ -206,7 +206,7 @@ def _worker_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=_worker_main.__doc__)
     ap.add_argument("name")
     ap.add_argument("preset")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="0: the thread policy (stargan_lib.threads)")
     args = ap.parse_args(argv)
     use_threads(args.threads)
     record = train_course_run(args.name, args.preset, progress=False)

@@ -20,7 +20,7 @@ from stargan_lib.errors import ConfigError
 from stargan_lib.experiments.course_runs import (check_name, long_config, run_dir, run_names, run_state)
 from stargan_lib.experiments.course_ship import export_course_run, is_exported, shipped_paths
 from stargan_lib.presets import as_preset
-from stargan_lib.threads import thread_count
+from stargan_lib.threads import PARALLEL_ENV, THREADS_ENV, explicit_count, thread_count
 from stargan_lib.utils import cache_dir, read_json_object
 
 
@@ -61,8 +61,9 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
     call goes on where it stopped. A progress line with the time left (estimated from the shipped
     manifests' seconds per iteration, then from the running trainings' own pace) comes every
     `report_every` seconds. `jobs` and `threads` default to the ablation's policy (`ablation.default_jobs`,
-    `threads.thread_count`): on a CPU one training per core (at most two) with one thread each (on the
-    course machine two one-thread processes train 1.98x as fast as one thread, 1.5x as fast as two
+    `threads.use_threads`): on a CPU one training per core (at most two), each starting with its share of
+    the cores (one thread on 2 cores) and then following the free cores, so the last run takes both (on
+    the course machine two one-thread processes train 1.98x as fast as one thread, 1.5x as fast as two
     threads); on a GPU one at a time with every core. Returns the names of the runs that failed (their log is named).
     """
     import os
@@ -76,9 +77,11 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
     if not names:
         raise ConfigError(f"preset {p.name!r} has no course runs; use --preset course (or smoke)")
     jobs = default_jobs() if jobs is None else int(jobs)
-    threads = thread_count(threads, parallel=jobs) if threads is None else int(threads)
-    if jobs < 1 or threads < 1:
-        raise ConfigError(f"jobs={jobs}, threads={threads}: both must be at least 1")
+    threads = explicit_count(threads)
+    if jobs < 1:
+        raise ConfigError(f"jobs={jobs}: run at least one training at a time")
+    how = (f"{threads} thread(s) each" if threads else
+           f"each starting with {thread_count(None, parallel=jobs)} thread(s), then following the free cores")
     root = cache_dir("course-runs", p.name)
     failed: list[str] = []
     with FolderLock(root, "course-runs.lock", "stargan course-runs", "the same runs", progress=root, log=log):
@@ -91,12 +94,14 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
         todo.sort(key=lambda n: -(pace[n] or 0.0) * total[n])          # longest first: the shortest makespan
         if todo:
             known = sum((pace[n] or 0.0) * (total[n] - logged_step(n, p)) for n in todo)
-            log(f"training {len(todo)} course run(s) at preset {p.name}, {jobs} at a time with {threads} thread(s) "
-                f"each: {', '.join(todo)}" + (f"; about {_fmt(known / jobs)} at the shipped runs' pace"
+            log(f"training {len(todo)} course run(s) at preset {p.name}, {jobs} at a time, {how}: {', '.join(todo)}" + (f"; about {_fmt(known / jobs)} at the shipped runs' pace"
                                               if all(pace.values()) else ""))
         queue, running = list(todo), {}
         t_start, last_report = time.perf_counter(), time.perf_counter()
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "STARGAN_THREADS": str(threads)}
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", THREADS_ENV)}
+        env[PARALLEL_ENV] = str(jobs)
+        if threads:
+            env.update(OMP_NUM_THREADS=str(threads), **{THREADS_ENV: str(threads)})
         while queue or running:
             while queue and len(running) < jobs:
                 n = queue.pop(0)
@@ -104,7 +109,8 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
                 out.mkdir(parents=True, exist_ok=True)
                 logf = open(out / "train.log", "a")
                 proc = subprocess.Popen([sys.executable, "-m", "stargan_lib.experiments.course_runs", n, p.name,
-                                         "--threads", str(threads)], stdout=logf, stderr=subprocess.STDOUT, env=env)
+                                         "--threads", str(threads or 0)], stdout=logf, stderr=subprocess.STDOUT,
+                                        env=env)
                 running[n] = (proc, logf, time.perf_counter(), logged_step(n, p))
                 log(f"{n}: started ({total[n]:,} iterations, from step {logged_step(n, p):,}; log {out / 'train.log'})")
             time.sleep(poll)

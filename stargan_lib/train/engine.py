@@ -14,11 +14,14 @@ losses, which updates), and whatever extra state it carries (image pools, loader
 - sample grids every `sample_every` iterations (`TrainTask.write_samples`);
 - checkpoints every `ckpt_every` iterations and at the stop: nets (EMA nets included), optimisers,
   step, config, RNG state, history and the task's extra state, written atomically; a resumed run
-  continues bit-exactly (schedules are functions of the step);
+  continues bit-exactly (schedules are functions of the step) at a fixed thread count (see the thread
+  policy below);
 - the NaN guard: a non-finite loss stops the run (`check_finite`, called by the tasks before each
   update, directly or through `optimizer_update`), and no checkpoint with non-finite weights is ever written (`Engine.save` raises a
   `TrainingError` that names the last good checkpoint);
 - DDP: with a `DistContext` of several processes only the main one writes files.
+- the thread policy: once per iteration `threads.tick()` lets torch's thread count follow the cores
+  other processes leave free (when no explicit count was set; `stargan_lib.threads`).
 - one writer per run folder: while it resumes, runs or saves, the engine (main process) holds
   `<out_dir>/train.lock` (`locks.FolderLock`): a second training into the same folder, from the
   CLI or a notebook, is refused with a message naming the process that holds it; a lock left by a
@@ -52,6 +55,7 @@ from stargan_lib.errors import ConfigError, TrainingError
 from stargan_lib.grids import save_grid
 from stargan_lib.locks import FolderLock
 from stargan_lib.schedules import linear_decay
+from stargan_lib import threads
 from stargan_lib.train.common import (CHECKPOINT, check_finite, clean_stale_tmp, load_checkpoint,
                                       save_checkpoint)
 from stargan_lib.train.distributed import DistContext, barrier
@@ -382,6 +386,7 @@ class Engine:
         sampled_at = -1
         while self.step < end:
             logs = self.iteration()
+            threads.tick()                 # the thread count follows the free cores (stargan_lib.threads)
             self._record(logs, bar)
             bar.update(1)
             if self.out_dir is None:
