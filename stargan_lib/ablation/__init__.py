@@ -25,7 +25,7 @@ notebook) while the others still run. Then `ablation.csv`, `ablation.md` (ours b
 Table 1) and `ablation.png`.
 
 Reading the numbers: the paper measured CelebA-HQ at 256 px after 100k iterations with 1,000s of
-test images; the course measures 32 px synthetic animals after 2,500 iterations with 300 images per
+test images; the course measures 32 px synthetic animals after 600-2,500 iterations with 300 images per
 domain pair. FID from few images is biased upwards (the bias shrinks with the count), so only
 numbers computed with equal image counts are comparable: the trend between configurations carries
 over, the absolute values do not. The paper notes that the FID gap between C and D is partly the
@@ -47,12 +47,15 @@ from stargan_lib.ablation.settings import (DEFAULT_OUT, MANIFEST, MANIFEST_KEYS,
                                           TABLE_FILES, ablation_iters, as_preset, check_dataset, check_manifest,
                                           data_root, default_out_dir, eval_sizes, experiment_config, is_done,
                                           load_result, make_manifest, parse_configs, resolve_out_dir)
+from stargan_lib.ablation.course_table import check_course_runs, course_out_dir, run_course_table  # noqa: F401
 from stargan_lib.ablation.table import (CSV_COLUMNS, TREND_TEXT, collect_results, fid_margins,  # noqa: F401
-                                       lpips_margins, plot_table, table_csv, table_markdown, trend, write_table)
+                                       grid_figures, lpips_margins, plot_table, step_verdicts, table_csv,
+                                       table_markdown, trend, trend_report, verdict, write_table)
 
 __all__ = ["PAPER_TABLE1", "Experiment", "AblationRun", "AblationLock", "parse_configs", "default_out_dir", "ablation_iters",
            "experiment_config", "eval_sizes", "make_manifest", "check_manifest", "prepare", "train_configuration",
            "write_grids", "evaluate_configuration", "headline", "write_result", "run_experiment",
            "experiment_notebook", "resolve_out_dir", "default_jobs", "execute_experiment", "load_result", "is_done", "run_ablation", "collect_results", "trend",
            "lpips_margins",
-           "table_markdown", "table_csv", "plot_table", "write_table", "fid_margins"]
+           "table_markdown", "table_csv", "plot_table", "write_table", "fid_margins", "step_verdicts", "verdict",
+           "run_course_table", "course_out_dir", "check_course_runs", "trend_report", "grid_figures"]

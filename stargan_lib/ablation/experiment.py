@@ -139,6 +139,16 @@ def write_grids(exp: Experiment, ema: Any, n_styles: int = 5) -> dict[str, Path]
     return paths
 
 
+def eval_config(preset: str | Preset | None, latent_dim: int = 16, seed: int = 0, device: str = "auto") -> Any:
+    """The protocol's `EvalConfig` at the preset's ablation sizes (`settings.eval_sizes`)."""
+    from stargan_lib.metrics.protocol import EvalConfig
+
+    ev = eval_sizes(preset)
+    return EvalConfig(n_sources=ev["n_sources"], n_outputs=ev["n_outputs"], n_real=ev["n_real"],
+                      lpips_size=ev["lpips_size"], reference_fid=ev["reference_fid"], latent_dim=latent_dim,
+                      seed=seed, device=device)
+
+
 def evaluate_configuration(exp: Experiment, ema: Any, progress: bool = True) -> dict[str, Any]:
     """The Appendix C protocol on the EMA networks at the preset's ablation sizes (plus the oracle
     on synthetic data). Returns `metrics.protocol.evaluate_protocol`'s result; `exp.timings` gets
@@ -151,15 +161,12 @@ def evaluate_configuration(exp: Experiment, ema: Any, progress: bool = True) -> 
     import warnings
 
     from stargan_lib.metrics.fid_metric import FIDSampleSizeWarning
-    from stargan_lib.metrics.protocol import EvalConfig, evaluate_protocol, stargan_v2_fns
+    from stargan_lib.metrics.protocol import evaluate_protocol, stargan_v2_fns
 
-    sizes = exp.preset.ablation
     fns = stargan_v2_fns(ema.eval())
-    if not sizes.reference:
+    if not exp.preset.ablation.reference:
         fns["reference_fn"] = None
-    ev = eval_sizes(exp.preset)
-    cfg = EvalConfig(n_sources=ev["n_sources"], n_outputs=ev["n_outputs"], n_real=ev["n_real"],
-                     lpips_size=ev["lpips_size"], latent_dim=exp.cfg.latent_dim, seed=exp.seed, device=exp.device)
+    cfg = eval_config(exp.preset, exp.cfg.latent_dim, exp.seed, exp.device)
     oracle = None
     if exp.dataset in SYNTHETIC_SETS:
         from stargan_lib.data.oracle import get_oracle
@@ -195,8 +202,10 @@ def headline(protocol: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_result(exp: Experiment, protocol: Mapping[str, Any], grids: Mapping[str, Path]) -> dict[str, Any]:
-    """`<out>/<X>.json` (atomic): the record the table is made from."""
+def write_result(exp: Experiment, protocol: Mapping[str, Any], grids: Mapping[str, Path],
+                 checkpoint: Path | None = None) -> dict[str, Any]:
+    """`<out>/<X>.json` (atomic): the record the table is made from. `checkpoint`: the weights evaluated
+    (default: the run's `checkpoint.pt`)."""
     import torch
 
     record = {
@@ -204,7 +213,7 @@ def write_result(exp: Experiment, protocol: Mapping[str, Any], grids: Mapping[st
         "preset": exp.preset.name, "dataset": exp.dataset, "seed": exp.seed, "iterations": exp.cfg.total_iters,
         "manifest": exp.manifest, "timings": dict(exp.timings), "metrics": headline(protocol),
         "paper": PAPER_TABLE1[exp.letter], "grids": {k: Path(v).name for k, v in grids.items()},
-        "checkpoint": str(exp.run_dir / "checkpoint.pt"), "protocol": dict(protocol), "notes": exp.notes,
+        "checkpoint": str(checkpoint or exp.run_dir / "checkpoint.pt"), "protocol": dict(protocol), "notes": exp.notes,
         "library_version": library_version(), "torch_version": torch.__version__,
         "device": str(protocol.get("config", {}).get("device", exp.device)), "config_fields": dataclasses.asdict(exp.cfg),
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from stargan_lib.ablation.settings import (LETTERS, PAPER_NAMES, PAPER_TABLE1, RESULT_FORMAT, as_preset,
+from stargan_lib.ablation.settings import (LETTERS, PAPER_NAMES, PAPER_TABLE1, RESULT_FORMAT, ablation_iters, as_preset,
                                           check_dataset, check_manifest, data_root, default_out_dir, is_done,
                                           library_version, load_result, make_manifest, parse_configs)
 from stargan_lib.ablation.table import collect_results, write_table
@@ -23,7 +23,7 @@ from stargan_lib import paths
 from stargan_lib.errors import ConfigError
 from stargan_lib.locks import FolderLock, pid_alive  # noqa: F401  (pid_alive: re-exported for the tests)
 from stargan_lib.presets import Preset
-from stargan_lib.threads import available_cores, thread_count
+from stargan_lib.threads import available_cores, explicit_count, parallel_workers
 from stargan_lib.utils import write_json
 
 LOCK = "ablation.lock"
@@ -58,7 +58,7 @@ class AblationRun:
         return [k for k, v in self.status.items() if v == "failed"]
 
 
-def _progress_line(i: int, n: int, letter: str, res: Mapping[str, Any] | None, elapsed: float) -> str:
+def progress_line(i: int, n: int, letter: str, res: Mapping[str, Any] | None, elapsed: float) -> str:
     """One line per finished configuration (`elapsed`: seconds since the ablation started)."""
     head = f"[{i}/{n}] {letter} ({PAPER_NAMES[letter]})"
     if res is None or res.get("status") != "ok":
@@ -95,6 +95,63 @@ def default_jobs(device: str = "auto") -> int:
     return max(1, min(2, available_cores()))
 
 
+# What one configuration costs on the course's 2-core machine, two configurations at a time with one
+# thread each: training seconds per iteration at the course preset (2,500-iteration runs: A and F on a quiet
+# machine, B-E from the course runs' manifests, 2026-12-05) and evaluation seconds at the course
+# preset's ablation sizes (`stargan ablation --course-runs`, 2026-12-05; E-F with their reference-guided
+# outputs). `PROBE_S` is `speed_probe()` on that machine: another machine's estimate is scaled by its own probe.
+COURSE_COSTS = {"A": (0.187, 243.0), "B": (0.197, 258.0), "C": (0.182, 253.0), "D": (0.204, 302.0),
+                "E": (0.461, 341.0), "F": (0.487, 357.0)}
+PROBE_S = 0.020
+
+
+def speed_probe(threads: int = 1) -> float:
+    """Median seconds of a 64-channel 3x3 convolution's forward and backward pass on a batch of 8 32x32
+    maps, one thread: the course networks' typical layer, to scale measured costs to this machine."""
+    import statistics
+
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+        x = torch.randn(8, 64, 32, 32, requires_grad=True)
+        times = []
+        for _ in range(9):
+            t0 = time.perf_counter()
+            conv(x).sum().backward()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times[2:])
+    finally:
+        torch.set_num_threads(before)
+
+
+def schedule_order(letters: list[str]) -> list[str]:
+    """The order configurations start in when several run at a time: the first (A, the cheapest, in a full
+    run) first, as it is the first to reach its evaluation and fills the caches the others share (oracle,
+    real-image FID statistics) while they train; then the most expensive, so that the pool ends together."""
+    return letters[:1] + sorted(letters[1:], key=LETTERS.index, reverse=True)
+
+
+def estimate_seconds(letters: list[str], iters: dict[str, int], jobs: int, device: str = "cpu",
+                     probe: float | None = None) -> float | None:
+    """Wall-clock seconds the ablation of `letters` (`iters` training iterations each) should take on this
+    machine with `jobs` at a time: `COURSE_COSTS` scaled by `speed_probe()` against `PROBE_S`, the jobs
+    scheduled as `run_ablation` does. None on a GPU (the costs are the CPU's)."""
+    from stargan_lib.utils import resolve_device
+
+    if resolve_device(device).type != "cpu":
+        return None
+    scale = (probe if probe is not None else speed_probe()) / PROBE_S
+    free = [0.0] * max(1, jobs)
+    for letter in schedule_order(list(letters)):
+        per_iter, eval_s = COURSE_COSTS[letter]
+        i = free.index(min(free))
+        free[i] += scale * (iters[letter] * per_iter + eval_s)
+    return max(free)
+
+
 def execute_experiment(notebook: str, out_notebook: str, parameters: dict[str, Any],
                        progress: bool = False) -> tuple[str | None, float]:
     """Run the experiment notebook once through papermill, in the notebook's own folder (the working
@@ -126,8 +183,9 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
     Configurations with a result in `out_dir` are skipped unless `force` (which also deletes their
     training run, so they train again from scratch). A configuration whose notebook fails is
     recorded as failed, with its executed notebook; the others still run.
-    `threads`: torch CPU threads in each notebook (None: the thread policy, `$STARGAN_THREADS` or the
-    available cores divided among the `jobs` notebooks that run side by side; see `stargan_lib.threads`).
+    `threads`: torch CPU threads in each notebook (None: the thread policy, `$STARGAN_THREADS` or, for the
+    `jobs` notebooks that run side by side, an equal share of the cores to start with, then the free cores
+    as they change, so that the last configuration uses both cores alone; see `stargan_lib.threads`).
     `jobs`: notebooks run at the same time, each in its own process and kernel (None:
     `default_jobs(device)`); the progress line of a configuration then comes when it finishes.
     A second run into the same folder while this one runs is refused (`AblationLock`).
@@ -140,7 +198,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
     jobs = default_jobs(device) if jobs is None else int(jobs)
     if jobs < 1:
         raise ConfigError(f"jobs={jobs}: run at least one configuration at a time")
-    per_job_threads = thread_count(threads, parallel=min(jobs, len(letters)))
+    threads = explicit_count(threads)            # a bad count is refused here, not inside a notebook
     out = (Path(out_dir) if out_dir is not None else default_out_dir(p)).resolve()
     nb_in = Path(notebook) if notebook is not None else experiment_notebook()
     manifest = make_manifest(p, dataset, seed, iters, data_dir)
@@ -157,6 +215,13 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
                 log(f"[{i}/{n}] {letter}: result exists ({out / f'{letter}.json'}), skipped (--force runs it again)")
             else:
                 todo.append(letter)
+        if todo:
+            its = {c: ablation_iters(p, iters, c) for c in todo}
+            eta = estimate_seconds(todo, its, jobs, device) if p.name == "course" else None
+            log(f"training and evaluating {', '.join(f'{c} ({its[c]:,} it)' for c in todo)}, {jobs} at a time"
+                + ("" if eta is None else f": about {eta / 60:.0f} min on this machine (the costs measured on the "
+                   "course's 2-core machine, scaled by a speed probe; training resumes where a previous run "
+                   "stopped, which this estimate ignores)")) 
 
         def job(letter: str, verb: str) -> tuple[str, str, dict[str, Any]]:
             if force:
@@ -164,7 +229,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
                 shutil.rmtree(out / "runs" / letter, ignore_errors=True)
             params = {"PRESET": p.name, "CONFIG": letter, "DATASET": dataset, "SEED": int(seed), "ITERS": iters,
                       "OUT_DIR": str(out), "DATA_DIR": data_root(data_dir),
-                      "DEVICE": device, "THREADS": per_job_threads, "PROGRESS": False,
+                      "DEVICE": device, "THREADS": threads, "PROGRESS": False,
                   "ON_BAD": on_bad}
             nb_out = str(nb_dir / f"experiment_{letter}.ipynb")
             log(f"[{letters.index(letter) + 1}/{n}] {letter}: {verb} {nb_in.name} -> {nb_out}")
@@ -178,7 +243,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
             if error is not None:
                 res = _record_failure(out, letter, manifest, Path(nb_out), error, seconds)
             status[letter] = "failed" if error is not None else "ran"
-            log(_progress_line(letters.index(letter) + 1, n, letter, res, time.perf_counter() - t_all))
+            log(progress_line(letters.index(letter) + 1, n, letter, res, time.perf_counter() - t_all))
 
         if jobs == 1:
             for letter in todo:
@@ -188,11 +253,9 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            # The first configuration (the cheapest, A, in a full run) starts first: it is the first to reach
-            # its evaluation and fills the caches the others share (oracle, real-image FID statistics) while
-            # they train. Then the most expensive ones, so that the pool finishes together.
-            order = todo[:1] + sorted(todo[1:], key=LETTERS.index, reverse=True)
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            order = schedule_order(todo)
+            with parallel_workers(jobs), \
+                    ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 started = {}
                 for letter in order:
                     nb, nb_out, params = job(letter, f"queued ({jobs} at a time)")

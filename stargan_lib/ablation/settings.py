@@ -38,7 +38,7 @@ RESULT_FORMAT = "stargan-course/ablation-result/1"
 DEFAULT_OUT = "results/ablation"
 TABLE_FILES = ("ablation.csv", "ablation.md", "ablation.png")
 # What must agree between a results folder and a new run for their numbers to be comparable.
-MANIFEST_KEYS = ("preset", "dataset", "seed", "iterations", "evaluation", "data_dir")
+MANIFEST_KEYS = ("preset", "dataset", "seed", "iterations", "evaluation", "data_dir", "course_runs")
 
 
 
@@ -114,17 +114,27 @@ def check_dataset(dataset: str, data_dir: str | Path | None) -> None:
     data_root(data_dir)
 
 
-def ablation_iters(preset: str | Preset | None, iters: int | None = None) -> int:
-    """Training iterations per configuration: `iters`, else the preset's ablation length, else the
-    "stargan_v2" overrides' total_iters (the paper's 100k at the paper preset)."""
+def ablation_iters(preset: str | Preset | None, iters: int | None = None, letter: str | None = None) -> int:
+    """Training iterations of configuration `letter`: `iters` (a user's length, for every configuration),
+    else the preset's length for that configuration (`AblationSizes.iters`), else its ablation length for
+    all, else the "stargan_v2" overrides' total_iters (the paper's 100k at the paper preset)."""
     p = as_preset(preset)
     if iters is not None:
         if int(iters) < 1:
             raise ConfigError(f"iters={iters}: train each configuration for at least 1 iteration")
         return int(iters)
+    if letter is not None and letter in p.ablation.iters:
+        return int(p.ablation.iters[letter])
     if p.ablation.total_iters:
         return p.ablation.total_iters
     return make_config("F", p).total_iters
+
+
+def iterations_of(preset: str | Preset | None, iters: int | None = None) -> int | dict[str, int]:
+    """What a results folder records as its training length: one number, or one per configuration when
+    the preset gives them different lengths."""
+    per = {c: ablation_iters(preset, iters, c) for c in LETTERS}
+    return next(iter(per.values())) if len(set(per.values())) == 1 else per
 
 
 def experiment_config(letter: str, preset: str | Preset | None, dataset: str = "animals", seed: int = 0,
@@ -137,7 +147,7 @@ def experiment_config(letter: str, preset: str | Preset | None, dataset: str = "
     not ship the face-alignment network; the paper does not say whether Table 1 used it.
     """
     p = as_preset(preset)
-    n = ablation_iters(p, iters)
+    n = ablation_iters(p, iters, letter)
     return make_config(letter, p, dataset, seed=int(seed), total_iters=n, ds_decay_iters=n, w_hpf=0.0,
                        device=device, out_dir=str(out_dir), sample_every=0,
                        ckpt_every=max(1, n // 4))
@@ -148,7 +158,7 @@ def eval_sizes(preset: str | Preset | None) -> dict[str, Any]:
     s = as_preset(preset).ablation
     n_sources = s.n_sources or as_preset(preset).eval_sources
     return {"n_sources": n_sources, "n_outputs": s.n_outputs, "n_real": s.n_real, "reference": s.reference,
-            "lpips_size": s.lpips_size}
+            "reference_fid": s.reference_fid, "lpips_size": s.lpips_size}
 
 
 def make_manifest(preset: str | Preset | None, dataset: str, seed: int, iters: int | None,
@@ -156,7 +166,7 @@ def make_manifest(preset: str | Preset | None, dataset: str, seed: int, iters: i
     """What a results folder's numbers depend on (stored as `<out>/manifest.json`)."""
     p = as_preset(preset)
     return {"kind": "StarGAN v2 Table 1 ablation", "preset": p.name, "dataset": dataset, "seed": int(seed),
-            "iterations": ablation_iters(p, iters), "evaluation": eval_sizes(p),
+            "iterations": iterations_of(p, iters), "evaluation": eval_sizes(p),
             "data_dir": data_root(data_dir), "library_version": library_version()}
 
 

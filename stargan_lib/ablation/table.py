@@ -105,6 +105,37 @@ def fid_margins(rows: Iterable[Mapping[str, Any]], key: str = "fid") -> list[dic
     return out
 
 
+def verdict(diff: float | None, two_se: float | None, lower_is_better: bool) -> str:
+    """"holds" / "reversed" / "noise" for one step's change (None: "not measured")."""
+    if diff is None or two_se is None:
+        return "not measured"
+    if abs(diff) <= two_se:
+        return "noise"
+    return "holds" if (diff < 0) == lower_is_better else "reversed"
+
+
+def step_verdicts(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per Table 1 step ("A->B" ... "E->F"): "<change> (2 s.e. <x>): <verdict>" for FID and the oracle
+    FD, and for LPIPS on D->E and E->F (`verdict`)."""
+    rows = list(rows)
+    out: dict[str, dict[str, str]] = {}
+    for key, margins, spec, lower in (("fid", fid_margins(rows), ".1f", True),
+                                      ("oracle_fd", fid_margins(rows, "oracle_fd"), ".2f", True),
+                                      ("lpips", lpips_margins(rows), ".3f", False)):
+        for m in margins:
+            v = verdict(m["diff"], m["two_se"], lower)
+            out.setdefault(m["pair"], {})[key] = (
+                v if m["diff"] is None else f"{m['diff']:+{spec}} (2 s.e. {m['two_se']:{spec}}): **{v}**")
+    return out
+
+
+def _iterations_text(its: Any) -> str:
+    """12,500 / "A 800, B 800, ..." for a results folder's training length(s)."""
+    if isinstance(its, Mapping):
+        return ", ".join(f"{k} {v:,}" for k, v in its.items())
+    return f"{its:,}" if isinstance(its, int) else str(its)
+
+
 TREND_TEXT = {"lpips_undefined_A_C": "LPIPS undefined for A-C (one output per source)",
               "lpips_D_lt_E_le_F": "LPIPS: D < E <= F (diversity grows)",
               "fid_F_lt_A": "FID: F < A (quality improves over the baseline)"}
@@ -127,8 +158,11 @@ def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | Non
     lines = ["# StarGAN v2 ablation (Table 1) reproduced", ""]
     if manifest:
         ev = manifest.get("evaluation", {})
+        its = f"{_iterations_text(manifest.get('iterations'))} training iterations"
+        its = (f"the shipped course runs (evaluated without training) of {its}" if manifest.get("course_runs")
+               else f"{its} per configuration")
         lines += [f"Preset `{manifest.get('preset')}`, dataset `{manifest.get('dataset')}`, seed "
-                  f"{manifest.get('seed')}, {manifest.get('iterations')} training iterations per configuration; "
+                  f"{manifest.get('seed')}, {its}; "
                   f"evaluation: {ev.get('n_sources')} source image(s) per domain x {ev.get('n_outputs')} outputs "
                   f"per source and target domain{' (latent-guided only)' if not ev.get('reference') else ''}, real FID statistics from "
                   f"{ev.get('n_real') or 'all'} training images per domain.", ""]
@@ -163,7 +197,15 @@ def table_markdown(rows: list[dict[str, Any]], manifest: Mapping[str, Any] | Non
               "read within the oracle's own 99th-percentile error of the source's recorded values; **style "
               "agreement** (E-F, reference-guided, when evaluated) the share of fur colour / pattern classes "
               "read as the reference's recorded ones, with the level of randomly paired references.",
-              "", "## Trend", ""]
+              "", "## Which steps of Table 1 hold", "",
+              "Each step's change and twice its standard error (bootstrap over the sources; the two "
+              "configurations' errors combined as independent). **holds**: the change goes the paper's way "
+              "(FID and oracle FD down, LPIPS up) by more than twice its standard error; **reversed**: the other "
+              "way by more than that; **noise**: within it.", "",
+              "| step | FID | oracle FD | LPIPS |", "|---|---|---|---|"]
+    for step, cells in step_verdicts(rows).items():
+        lines.append(f"| {step} | " + " | ".join(cells.get(k, "") for k in ("fid", "oracle_fd", "lpips")) + " |")
+    lines += ["", "## Trend", ""]
     for key, ok in trend(rows).items():
         mark = "not measured (configuration missing or failed)" if ok is None else ("holds" if ok else "does NOT hold")
         if key == "lpips_D_lt_E_le_F" and ok is not None:
@@ -254,9 +296,57 @@ def write_table(out_dir: str | Path, rows: list[dict[str, Any]] | None = None) -
     files = {"csv": out / TABLE_FILES[0], "md": out / TABLE_FILES[1], "png": out / TABLE_FILES[2]}
     atomic_write_bytes(files["csv"], table_csv(rows).encode())
     atomic_write_bytes(files["md"], table_markdown(rows, manifest).encode())
-    title = "" if not manifest else (f"preset {manifest.get('preset')}, {manifest.get('dataset')}, "
-                                     f"{manifest.get('iterations')} iterations")
+    its = (manifest or {}).get("iterations")
+    its = "the shipped course runs" if (manifest or {}).get("course_runs") else f"{_iterations_text(its)} iterations"
+    title = "" if not manifest else f"preset {manifest.get('preset')}, {manifest.get('dataset')}, {its}"
     buf = io.BytesIO()
     plot_table(rows, title).savefig(buf, format="png", dpi=100)
     atomic_write_bytes(files["png"], buf.getvalue())
     return files
+
+
+def trend_report(rows: list[dict[str, Any]]) -> str:
+    """The lines notebook 06 prints under a table: Table 1's claims (`trend`), then every step's change on
+    LPIPS, FID and the oracle FD against twice its standard error."""
+    lines = []
+    for key, holds in trend(rows).items():
+        v = "not measured" if holds is None else ("holds" if holds else "does NOT hold")
+        lines.append(f"{TREND_TEXT[key]:55} {v}")
+    for name, margins, spec in (("LPIPS", lpips_margins(rows), ".3f"), ("FID", fid_margins(rows), ".1f"),
+                                ("oracle FD", fid_margins(rows, "oracle_fd"), ".2f")):
+        for m in margins:
+            if m["diff"] is None:
+                lines.append(f"{name} {m['pair']}: no standard error (a configuration or its error is missing), "
+                             "not judged")
+                continue
+            noise = "within the noise" if abs(m["diff"]) <= m["two_se"] else "outside the noise"
+            lines.append(f"{name} {m['pair']}: {m['diff']:+{spec}}, twice its standard error {m['two_se']:{spec}}: "
+                         f"{noise}")
+    return "\n".join(lines)
+
+
+def grid_figures(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Any]:
+    """The configurations' sample grids side by side (the paper's Fig. 3: latent-guided for D-F, one output
+    per domain for A-C) and, for E-F, the reference-guided grids (Fig. 4); matplotlib Figures."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    out = Path(out_dir)
+    ok = [r for r in rows if r["status"] == "ok" and r.get("grid") and (out / r["grid"]).is_file()]
+    refs = [r for r in ok if r.get("grid_reference") and (out / r["grid_reference"]).is_file()]
+    figs = []
+    for items, key, height, title in ((ok, "grid", 5, None), (refs, "grid_reference", 4,
+                                                                "reference-guided (top: references; left: sources)")):
+        if not items:
+            continue
+        fig = Figure(figsize=(3.2 * len(items), height))
+        axes = fig.subplots(1, len(items), squeeze=False)[0]
+        for ax, r in zip(axes, items):
+            with Image.open(out / r[key]) as im:
+                ax.imshow(im.convert("RGB"), interpolation="nearest")
+            ax.set_title(f"{r['config']}: " + (title or f"FID {r['fid']:.0f}" + (
+                "" if r["lpips"] is None else f", LPIPS {r['lpips']:.2f}")), fontsize=9)
+            ax.axis("off")
+        fig.tight_layout()
+        figs.append(fig)
+    return figs

@@ -8,6 +8,7 @@ through papermill (see `stargan_lib.ablation`).
   stargan ablation --preset smoke --out /tmp/abl      # the CI-sized run (about a minute)
   stargan ablation --preset course --force --configs F   # run F again from scratch
   stargan ablation --preset paper --dataset celeba_hq --data-dir data/celeba_hq --device cuda
+  stargan ablation --preset course --course-runs      # the table over the shipped course runs, no training
 
 Run it again after an interruption: finished configurations are skipped. The results folder
 remembers its preset, dataset, seed, iterations and evaluation sizes (manifest.json) and refuses a
@@ -30,6 +31,20 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     if args.out:
         check_output_dir(args.out, "--out", "give a results folder you can write")
     check_cache_writable()
+    if args.course_runs:
+        from stargan_lib.ablation.course_table import run_course_table
+
+        bad = [f for f, v in (("--dataset", args.dataset != "animals"), ("--data-dir", args.data_dir),
+                              ("--iters", args.iters), ("--seed", args.seed)) if v]
+        if bad:
+            print(f"stargan ablation: --course-runs evaluates the shipped runs as they are; {', '.join(bad)} "
+                  "do not apply (drop them, or leave out --course-runs to train from scratch)")
+            return 2
+        run = run_course_table(preset=args.preset or "course", configs=args.configs, out_dir=args.out,
+                               force=args.force, jobs=args.jobs or None, threads=args.threads or None,
+                               progress=not args.quiet)
+        print(f"wrote {run.files['md']}, {run.files['csv'].name}, {run.files['png'].name}")
+        return 1 if run.failed else 0
     run = run_ablation(preset=args.preset, configs=args.configs, dataset=args.dataset, out_dir=args.out,
                        force=args.force, seed=args.seed, iters=args.iters, data_dir=args.data_dir,
                        device=args.device, threads=args.threads or None, jobs=args.jobs or None,
@@ -71,6 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=count_or_auto, default=0,
                    help="configurations run at the same time, each in its own process (default 0 = auto: "
                         "2 on a CPU with 2+ cores, 1 on a GPU)")
+    p.add_argument("--course-runs", action="store_true",
+                   help="evaluate the shipped course runs v2_A..v2_F (`make course-runs`) instead of training: "
+                        "the table in results/ablation_course_runs (_<preset> at other presets)")
     p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
     add_on_bad_arg(p, default="skip")
     p.set_defaults(func=cmd_ablation)

@@ -99,7 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from stargan_lib.cli.dataclass_args import dataclass_overrides, replace_checked
     from stargan_lib.data.image_files import bad_image_policy
-    from stargan_lib.metrics.protocol import EvalConfig, evaluate_checkpoint
+    from stargan_lib.metrics.protocol import EvalConfig, evaluate_checkpoint, protocol_lines
     from stargan_lib.train.stargan_v2 import check_nets_ema_beside_checkpoint
     from stargan_lib.utils import atomic_write_bytes, check_cache_writable, check_output_file
 
@@ -119,13 +119,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{result['model']['kind']} {args.checkpoint} (configuration {result['model']['config']}), "
           f"{args.dataset} {result['image_size']} px, {result['n_outputs']} outputs per source, "
           f"{result['seconds']:.0f} s")
-    for mode, res in result["modes"].items():
-        lp = "-" if res["lpips"] is None else f"{res['lpips']:.4f}"
-        extra = f"  oracle accuracy {res['accuracy']:.3f}" if "accuracy" in res else ""
-        print(f"{mode:>13}: FID {res['fid']:.2f}  LPIPS {lp}{extra}")
-        for pair, v in res["pairs"].items():
-            lp = "-" if v["lpips"] is None else f"{v['lpips']:.4f}"
-            print(f"{'':>15}{pair}: FID {v['fid']:.2f}  LPIPS {lp}  ({v['n_images']} images)")
+    print("\n".join(protocol_lines(result)))
     if args.out:
         print(f"results written to {args.out}")
     return 0

@@ -49,7 +49,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -60,6 +60,7 @@ from stargan_lib.data.datasets import (REAL_DOMAIN_SETS, SYNTHETIC_DOMAIN_SETS, 
                                        domain_train_test)
 from stargan_lib.metrics.bootstrap import DEFAULT_B, FrechetResampler, source_draws, standard_error
 from stargan_lib.errors import ConfigError, DataError
+from stargan_lib import threads
 from stargan_lib.metrics.fid_metric import (FEATURE_DIM, FIDSampleSizeWarning, cached_statistics, fid_from_stats,
                                      inception_features, statistics_from_features)
 from stargan_lib.metrics.lpips_metric import DIVERSITY_SIZE, diversity_lpips
@@ -86,6 +87,9 @@ class EvalConfig:
                                          "diversity (the paper evaluates 256 px images)")
     latent_dim: int = _f(16, "dimension of the latent code z")
     seed: int = _f(0, "seed of the source choice, latent codes and references")
+    reference_fid: bool = _f(True, "also compute FID (Inception) of the reference-guided outputs; False: only their "
+                                   "LPIPS and the oracle's scores (Table 1 is latent-guided; Inception is most of "
+                                   "the evaluation's cost on a CPU)")
     bootstrap: int = _f(DEFAULT_B, "bootstrap draws over the sources for the standard errors of FID, LPIPS and "
                                    "the oracle Fréchet distance (0: none)")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
@@ -197,12 +201,14 @@ def _bootstrap_errors(kept: dict[tuple[int, int], dict[str, Any]], cfg: EvalConf
     lpips_defined = all(k["lpips"] is not None for k in kept.values())
     n_src = {}
     for (s, _), k in kept.items():
-        n_src[s] = k["fid"].n_sources
+        n_src[s] = k["n_sources"]
     if cfg.bootstrap < 2 or min(n_src.values()) < 2:
         return out
     draws = source_draws(n_src, cfg.bootstrap, _seed(cfg.seed, 99, mode_id))
-    fid = [np.mean([k["fid"].distance(d[s]) for (s, _), k in kept.items()]) for d in draws]
-    out.update(fid_se=standard_error(fid), bootstrap=int(cfg.bootstrap))
+    out["bootstrap"] = int(cfg.bootstrap)
+    if all(k["fid"] is not None for k in kept.values()):
+        out["fid_se"] = standard_error([np.mean([k["fid"].distance(d[s]) for (s, _), k in kept.items()])
+                                        for d in draws])
     if lpips_defined:
         out["lpips_se"] = standard_error([np.mean([k["lpips"][d[s]].mean() for (s, _), k in kept.items()])
                                           for d in draws])
@@ -220,6 +226,32 @@ def _recorded(test: Any, n_domains: int, names: list[str]) -> list[dict[str, np.
 
 
 # --------------------------------------------------------------------------- the protocol
+
+def _real_statistics(names: list[str], train_d: list[np.ndarray], cfg: EvalConfig, dataset: str,
+                     device: torch.device, progress: bool, use_cache: bool) -> tuple[list[np.ndarray], list[Any]]:
+    """(the training images FID compares with, their Inception statistics per domain): a seeded subset of
+    `cfg.n_real` images per domain (the paper uses them all), statistics cached on disk."""
+    size = int(train_d[0].shape[1])
+    if cfg.n_real:
+        train_d = [tr[np.sort(np.random.default_rng(_seed(cfg.seed, 7, d)).permutation(len(tr))[:cfg.n_real])]
+                   for d, tr in enumerate(train_d)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FIDSampleSizeWarning)   # evaluate_protocol summarises it once
+        real = [cached_statistics(tr, dataset=dataset, split="train", domain=nm, image_size=size,
+                                  batch_size=cfg.fid_batch_size, device=device, progress=progress,
+                                  use_cache=use_cache)
+                for nm, tr in zip(names, train_d)]
+    return train_d, real
+
+
+def real_statistics(train: Any, cfg: EvalConfig | None = None, dataset: str | None = None,
+                    progress: bool = True) -> list[Any]:
+    """The real images' FID statistics `evaluate_protocol` uses for `train` and `cfg`, computed and cached
+    now (e.g. once before several evaluations run in parallel processes, which would each compute them)."""
+    cfg = cfg or EvalConfig()
+    names, train_d, name = domain_arrays(train, "train", progress)
+    return _real_statistics(names, train_d, cfg, dataset or name, resolve_device(cfg.device), progress, True)[1]
+
 
 def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, reference_fn: Fn | None = None,
                       det_fn: Fn | None = None, cfg: EvalConfig | None = None, preset: Any = None,
@@ -264,17 +296,8 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
             raise DataError(f"domain {nm!r} has {len(tr)} train and {len(te)} test images; FID needs >= 2 train "
                             "images and the protocol >= 1 test image per domain")
     size = int(train_d[0].shape[1])
-    if cfg.n_real:  # a seeded subset of each domain's training images (the paper uses them all)
-        train_d = [tr[np.sort(np.random.default_rng(_seed(cfg.seed, 7, d)).permutation(len(tr))[:cfg.n_real])]
-                   for d, tr in enumerate(train_d)]
+    train_d, real = _real_statistics(names, train_d, cfg, dataset, device, progress, use_cache)
     notes: list[str] = []
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FIDSampleSizeWarning)   # summarised once below
-        real = [cached_statistics(tr, dataset=dataset, split="train", domain=nm, image_size=size,
-                                  batch_size=cfg.fid_batch_size, device=device, progress=progress,
-                                  use_cache=use_cache)
-                for nm, tr in zip(names, train_d)]
 
     # The same sources for every target and mode: a seeded choice among the test images.
     sources = []
@@ -306,6 +329,7 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
     for mode_id, mode in enumerate(modes):
         t0 = time.perf_counter()
         k_out = 1 if mode == "deterministic" else cfg.n_outputs
+        with_fid = mode != "reference" or cfg.reference_fid
         n_want = n_sources * cfg.n_outputs if mode == "deterministic" else n_sources
         per_pair: dict[str, Any] = {}
         kept: dict[tuple[int, int], dict[str, Any]] = {}            # what the bootstrap needs, per pair
@@ -319,24 +343,27 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
             with torch.inference_mode():
                 for x, outs, refs in _translate_pair(mode, fns[mode], test_d[s][idx], test_d[t], t, cfg, k_out, seed,
                                                      device):
+                    threads.tick()        # the thread count follows the free cores here too (stargan_lib.threads)
                     if refs is not None:
                         ref_idx.append(refs.ravel())
                     if k_out > 1:
                         div.append(diversity_lpips(outs, device=device, batch_size=cfg.fid_batch_size,
                                                    per_source=True, size=cfg.lpips_size)[1])
-                    feats.append(inception_features(outs.flatten(0, 1), cfg.fid_batch_size, device, progress=False))
+                    if with_fid:
+                        feats.append(inception_features(outs.flatten(0, 1), cfg.fid_batch_size, device,
+                                                        progress=False))
                     if oracle is not None:
                         _oracle_update(orc, oracle, x, outs, t)
-            feats_all = np.concatenate(feats)
-            small_fake |= len(feats_all) <= FEATURE_DIM
-            fake = statistics_from_features(feats_all, warn=False)
+            feats_all = np.concatenate(feats) if with_fid else None
+            n_images = len(idx) * k_out
+            small_fake |= with_fid and n_images <= FEATURE_DIM
             per_source = np.concatenate(div) if div else np.zeros(0)
-            entry = {"fid": fid_from_stats(fake, real[t]),
+            entry = {"fid": fid_from_stats(statistics_from_features(feats_all, warn=False), real[t]) if with_fid else None,
                      "lpips": float(per_source.mean()) if div else None,
                      # standard error of that mean over the pair's sources (None with a single source)
                      "lpips_se": float(per_source.std(ddof=1) / np.sqrt(len(per_source))) if len(per_source) > 1
                      else None,
-                     "n_sources": int(len(idx)), "n_images": int(len(feats_all))}
+                     "n_sources": int(len(idx)), "n_images": int(n_images)}
             if oracle is not None:
                 src_rec = None if pose_rec is None else {n: np.repeat(v[idx], k_out, 0) for n, v in pose_rec[s].items()}
                 ref_rec = (None if style_rec is None or not ref_idx else
@@ -344,7 +371,8 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
                 entry.update(_oracle_summary(orc, oracle, cfg.seed, None if real_of is None else real_of[t],
                                              src_rec, ref_rec, tolerance))
             per_pair[f"{names[s]}->{names[t]}"] = entry
-            kept[(s, t)] = {"fid": FrechetResampler(feats_all, k_out, real[t].mu, real[t].sigma),
+            kept[(s, t)] = {"n_sources": int(len(idx)),
+                            "fid": FrechetResampler(feats_all, k_out, real[t].mu, real[t].sigma) if with_fid else None,
                             "lpips": per_source if div else None,
                             "ofd": (FrechetResampler(np.concatenate(orc["features"]), k_out, real_of[t].mean(0),
                                                      np.cov(real_of[t], rowvar=False))
@@ -352,7 +380,8 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
             bar.update(1)
         lp = [v["lpips"] for v in per_pair.values() if v["lpips"] is not None]
         se = [v["lpips_se"] for v in per_pair.values() if v.get("lpips_se") is not None]
-        summary = {"pairs": per_pair, "fid": float(np.mean([v["fid"] for v in per_pair.values()])),
+        fids = [v["fid"] for v in per_pair.values() if v["fid"] is not None]
+        summary = {"pairs": per_pair, "fid": float(np.mean(fids)) if fids else None,
                    "lpips": float(np.mean(lp)) if lp else None,
                    # the standard error of the mean over pairs (independent pairs: errors add in quadrature)
                    "lpips_se": float(np.sqrt(np.sum(np.square(se))) / len(se)) if lp and len(se) == len(lp) else None,
@@ -382,6 +411,24 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
             "modes": results, "n_sources": used_sources, "n_outputs": cfg.n_outputs,
             "real_images": real_counts, "config": asdict(cfg) | {"device": str(device)},
             "notes": notes, "seconds": time.perf_counter() - start_all}
+
+
+def protocol_lines(result: Mapping[str, Any], digits: int = 2) -> list[str]:
+    """The result of `evaluate_protocol` as text: one line per mode (FID, LPIPS, oracle accuracy, seconds),
+    one per domain pair under it; "-" where a value is undefined (LPIPS of one output per source, the FID
+    of a mode evaluated without it)."""
+    def num(v: Any, d: int) -> str:
+        return "-" if v is None else f"{v:.{d}f}"
+
+    lines = []
+    for mode, res in result["modes"].items():
+        acc = f"  oracle accuracy {res['accuracy']:.3f}" if "accuracy" in res else ""
+        lines.append(f"{mode:>13}: FID {num(res['fid'], digits)}  LPIPS {num(res['lpips'], digits + 2)}{acc}  "
+                     f"({res.get('seconds', 0):.0f} s)")
+        for pair, v in res["pairs"].items():
+            lines.append(f"{'':>15}{pair}: FID {num(v['fid'], digits)}  LPIPS {num(v['lpips'], digits + 2)}  "
+                         f"({v['n_images']} images)")
+    return lines
 
 
 def stargan_v2_fns(nets: Any, fan: Any = None) -> dict[str, Fn | None]:
