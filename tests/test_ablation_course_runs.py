@@ -106,11 +106,11 @@ def test_per_configuration_lengths_and_the_time_estimate():
     assert settings.iterations_of("smoke") == settings.ablation_iters("smoke")
     # the estimate: the measured costs, scaled by the probe, scheduled two at a time
     one = runner.estimate_seconds(["A"], {"A": 100}, jobs=2, probe=runner.PROBE_S)
-    assert one == pytest.approx(100 * runner.COURSE_COSTS["A"][0] + runner.COURSE_COSTS["A"][1])
+    assert one == pytest.approx(100 * runner.COURSE_COSTS["A"][0] + runner.COURSE_COSTS["A"][1] + runner.OVERHEAD_S)
     assert runner.estimate_seconds(["A"], {"A": 100}, jobs=2, probe=2 * runner.PROBE_S) == pytest.approx(2 * one)
     both = runner.estimate_seconds(["A", "B"], {"A": 100, "B": 100}, jobs=2, probe=runner.PROBE_S)
     serial = runner.estimate_seconds(["A", "B"], {"A": 100, "B": 100}, jobs=1, probe=runner.PROBE_S)
     assert both < serial and serial == pytest.approx(one + 100 * runner.COURSE_COSTS["B"][0]
-                                                     + runner.COURSE_COSTS["B"][1])
+                                                     + runner.COURSE_COSTS["B"][1] + runner.OVERHEAD_S)
     assert runner.schedule_order(list("ABCDEF")) == list("AFEDCB")
     assert runner.speed_probe() > 0

@@ -95,14 +95,15 @@ def default_jobs(device: str = "auto") -> int:
     return max(1, min(2, available_cores()))
 
 
-# What one configuration costs on the course's 2-core machine, two configurations at a time with one
-# thread each: training seconds per iteration at the course preset (2,500-iteration runs: A and F on a quiet
-# machine, B-E from the course runs' manifests, 2026-12-05) and evaluation seconds at the course
-# preset's ablation sizes (`stargan ablation --course-runs`, 2026-12-05; E-F with their reference-guided
-# outputs). `PROBE_S` is `speed_probe()` on that machine: another machine's estimate is scaled by its own probe.
-COURSE_COSTS = {"A": (0.187, 243.0), "B": (0.197, 258.0), "C": (0.182, 253.0), "D": (0.204, 302.0),
-                "E": (0.461, 341.0), "F": (0.487, 357.0)}
-PROBE_S = 0.020
+# What one configuration costs on the course's 2-core machine, two configurations at a time, each following
+# the thread policy: training seconds per iteration and evaluation seconds at the course preset, as
+# `stargan ablation --preset course` measured them on 2026-12-05 (A-C 600 iterations, D-F 1,000; 24.0 min
+# in all), plus `OVERHEAD_S` per configuration (papermill, kernel, data). `PROBE_S` is `speed_probe()` on
+# that machine (median of 5, 2026-12-05): another machine's estimate is scaled by its own probe.
+COURSE_COSTS = {"A": (0.150, 236.0), "B": (0.142, 166.0), "C": (0.133, 239.0), "D": (0.158, 280.0),
+                "E": (0.354, 314.0), "F": (0.386, 335.0)}
+OVERHEAD_S = 6.0
+PROBE_S = 0.0215
 
 
 def speed_probe(threads: int = 1) -> float:
@@ -148,7 +149,7 @@ def estimate_seconds(letters: list[str], iters: dict[str, int], jobs: int, devic
     for letter in schedule_order(list(letters)):
         per_iter, eval_s = COURSE_COSTS[letter]
         i = free.index(min(free))
-        free[i] += scale * (iters[letter] * per_iter + eval_s)
+        free[i] += scale * (iters[letter] * per_iter + eval_s + OVERHEAD_S)
     return max(free)
 
 
