@@ -31,6 +31,12 @@ figure is the "official" median; the issue's 1.17 was measured against the relea
     .venv/bin/python benchmarks/bench_train_speed.py --save benchmarks/baseline_train_speed.json
     .venv/bin/python benchmarks/bench_train_speed.py --model stargan_v2 --config F --preset paper \\
         --image-size 32 --batch-size 2 --threads 1 --iters 10 --json [--official]
+    .venv/bin/python benchmarks/bench_train_speed.py --gflops      # achieved GFLOP/s beside this core's peaks
+
+GFLOP/s (`--gflops`): the FLOPs of one training iteration are counted by torch's FlopCounterMode
+(convolutions and matrix products, forward, backward and the gradient penalty's double backward) and
+divided by the measured seconds per iteration; beside them, this machine's measured GFLOP/s on a
+1024x1024 matmul and on a 64-channel 3x3 convolution (forward + backward), at the same thread count.
 
 The machine is shared: run it on a quiet machine, and read ratios, not single times.
 """
@@ -241,6 +247,99 @@ def one_iteration(args: argparse.Namespace) -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------------- GFLOP/s
+def train_case(case: str, preset: str, iters: int, out: Path) -> object:
+    """Train `case` for `iters` iterations into `out` through the library's training call (the engine's
+    loop); returns its TrainResult."""
+    if case.startswith("stargan_v2_"):
+        from stargan_lib.configs_v2 import make_config
+        from stargan_lib.train.stargan_v2 import load_training_data, train
+        cfg = make_config(case[-1], preset, device="cpu", total_iters=iters, sample_every=0, ckpt_every=10 ** 9)
+        return train(cfg, load_training_data(cfg, preset), out_dir=out, progress=False)
+    train, cfg, _ = _v1_like(case, preset, iters)
+    return train(cfg, out, preset=preset, progress=False)
+
+
+def flops_per_iteration(case: str, preset: str) -> float:
+    """FLOPs of one training iteration, counted by torch's FlopCounterMode (convolutions and matrix
+    products, forward, backward and the gradient penalty's double backward): the count of a 3-iteration
+    run minus that of a 1-iteration run, halved, so that set-up and end-of-run work cancel."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class _NoModules:
+        """FlopCounterMode's per-module tracker hooks the backward pass, which autograd.grad (the gradient
+        penalties) refuses; only the global total is needed here."""
+        parents = {"Global"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *args):
+            return False
+
+    counts = []
+    for iters in (1, 3):
+        fc = FlopCounterMode(display=False)
+        fc.mod_tracker = _NoModules()
+        with tempfile.TemporaryDirectory() as tmp, fc:
+            train_case(case, preset, iters, Path(tmp) / "run")
+        counts.append(fc.get_total_flops())
+    return (counts[1] - counts[0]) / 2
+
+
+def _median_time(fn, repeats: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine_peaks(threads: int) -> dict[str, float]:
+    """GFLOP/s of this machine at `threads` threads on a 1024x1024 float32 matmul and on a 64-channel 3x3
+    convolution of a batch of 8 32x32 maps, forward and backward (the course networks' typical layer)."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    mm = 2 * 1024 ** 3 / _median_time(lambda: a @ b)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(8, 64, 32, 32, requires_grad=True)
+    fwd = 2 * 8 * 64 * 64 * 9 * 32 * 32                 # multiply-adds x 2
+
+    def step() -> None:
+        conv(x).sum().backward()
+    conv_gflops = 3 * fwd / _median_time(step)          # backward: input and weight gradients, 2x forward
+    return {"matmul_1024": mm / 1e9, "conv64_fwd_bwd": conv_gflops / 1e9}
+
+
+def gflops_table(args: argparse.Namespace) -> dict:
+    """Achieved GFLOP/s per model (FLOPs of an iteration / its measured time) beside the machine's peaks."""
+    cases = args.cases or ["cyclegan", "stargan_v1", "stargan_v2_A", "stargan_v2_F"]
+    out: dict = {"preset": args.preset, "peaks": {}, "cases": {}}
+    threads = args.thread_list
+    for t in threads:
+        out["peaks"][t] = machine_peaks(t)
+    print(f"{'':22}" + "".join(f"{f'{t} thread(s)':>24}" for t in threads))
+    for name in ("matmul_1024", "conv64_fwd_bwd"):
+        print(f"peak {name:17}" + "".join(f"{out['peaks'][t][name]:20.1f} GF/s" for t in threads))
+    for case in cases:
+        torch.set_num_threads(1)
+        gflop = flops_per_iteration(case, args.preset) / 1e9
+        row = {"gflop_per_iter": gflop, "threads": {}}
+        iters = args.iters if not case.startswith("stargan_v2") else max(2, args.iters // 2)
+        for t in threads:
+            torch.set_num_threads(t)
+            s = statistics.median(time_course_case(case, args.preset, iters) for _ in range(args.repeats))
+            row["threads"][t] = {"s_per_iter": s, "gflops": gflop / s,
+                                 "of_conv_peak": gflop / s / out["peaks"][t]["conv64_fwd_bwd"]}
+        out["cases"][case] = row
+        print(f"{case:18} {gflop:6.2f} GFLOP/it" + "".join(
+            f"{row['threads'][t]['gflops']:9.1f} GF/s ({100 * row['threads'][t]['of_conv_peak']:3.0f} % of conv)"
+            for t in threads), flush=True)
+    return out
+
+
 # ----------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -258,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", metavar="FIELD=JSON",
                     help="with --model: a StarGANv2Config override, e.g. --set ds_both_outputs=true")
     ap.add_argument("--official", action="store_true", help="with --model: also time the official loop body")
+    ap.add_argument("--gflops", action="store_true",
+                    help="achieved GFLOP/s per model (FLOPs counted by torch) beside this machine's matmul and "
+                         "convolution peaks")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--save", type=Path, help="write the course table as JSON here (e.g. the baseline)")
     ap.add_argument("--compare", type=Path, help="a saved course table to compare with")
@@ -278,6 +380,13 @@ def main(argv: list[str] | None = None) -> int:
                  if args.official else ""))
         return 0
     args.thread_list = [args.threads] if args.threads else [1, 2]
+    if args.gflops:
+        res = gflops_table(args)
+        if args.save:
+            args.save.write_text(json.dumps(res, indent=1) + "\n")
+        if args.json:
+            print(json.dumps(res))
+        return 0
     res = course_table(args)
     res["load_avg_after"] = os.getloadavg()[0]
     res["torch"] = torch.__version__
