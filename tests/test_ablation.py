@@ -155,10 +155,13 @@ def test_smoke_run_writes_the_table(smoke_run):
         assert (r["fid_se"] == "") == (r["config"] in "DEF") and r["lpips_se"] == ""
         if r["config"] in "ABC":
             assert float(r["fid_se"]) == pytest.approx(m["fid_se"]) and m["fid_se"] > 0
-        # the course metrics, read by the oracle (no reference-guided evaluation at smoke: no style agreement)
+        # the course metrics, read by the oracle; E-F are also evaluated reference-guided (without its FID),
+        # which fills their style agreement
         assert float(r["oracle_fd"]) == pytest.approx(m["oracle_fd"]) and float(r["oracle_fd"]) > 0
         assert 0 <= float(r["oracle_accuracy"]) <= 1 and 0 <= float(r["pose_kept"]) <= 1
-        assert r["style_agreement"] == "" and r["style_agreement_chance"] == ""
+        assert (r["style_agreement"] == "") == (r["config"] in "ABCD")
+        assert (r["style_agreement_chance"] == "") == (r["config"] in "ABCD")
+        assert r["fid_reference"] == "" and (r["lpips_reference"] == "") == (r["config"] in "ABCD")
     text = (out / "ablation.md").read_text()
     assert "Preset `smoke`, dataset `animals`" in text and "oracle FD" in text
     for c, paper in ablation.PAPER_TABLE1.items():

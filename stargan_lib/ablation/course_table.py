@@ -37,6 +37,7 @@ from stargan_lib.ablation.settings import (LETTERS, check_manifest, default_out_
                                           library_version, load_result, parse_configs)
 from stargan_lib.ablation.table import collect_results, write_table
 from stargan_lib.errors import ConfigError
+from stargan_lib.experiments.course_ship import read_manifest
 from stargan_lib.presets import Preset, as_preset
 from stargan_lib.threads import explicit_count, parallel_workers, use_threads
 
@@ -88,7 +89,8 @@ def _presets_with_runs() -> list[str]:
 
 
 def course_manifest(preset: str | Preset | None, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What the folder's numbers depend on: preset, evaluation sizes, and each run's hash and fingerprint."""
+    """What the folder's numbers depend on: preset, evaluation sizes, and each shipped run's hash and
+    fingerprint (`runs`: letter -> the run's shipped manifest)."""
     p = as_preset(preset)
     return {"kind": "StarGAN v2 Table 1 over the course runs", "preset": p.name, "dataset": DATASET, "seed": 0,
             "iterations": {k: m.get("iterations") for k, m in runs.items()}, "evaluation": eval_sizes(p),
@@ -135,8 +137,9 @@ def run_course_table(preset: str | Preset | None = "course", configs: str | Iter
     t_all = time.perf_counter()
     letters = parse_configs(configs)
     p = as_preset(preset)
-    runs = check_course_runs(letters, p)            # refuse missing / stale runs before any work
-    manifest = course_manifest(p, runs)
+    check_course_runs(letters, p)                   # refuse missing / stale runs before any work
+    # the folder's manifest names all six shipped runs, so that later calls for other letters agree with it
+    manifest = course_manifest(p, {c: read_manifest(run_name(c), p) for c in LETTERS})
     out = course_out_dir(out_dir, p).resolve()
     jobs = default_jobs("cpu") if jobs is None else int(jobs)
     if jobs < 1:
