@@ -100,7 +100,7 @@ def train_configuration(exp: Experiment, progress: bool = True) -> Any:
 
     result = train_run(exp.cfg, exp.train, exp.run_dir, progress=progress, log=None)
     exp.timings.update(train_s=result.extra["train_s_total"], train_s_this_run=result.seconds,
-                       iters_this_run=result.extra.get("iters_run", 0), step=result.step)
+                       iters_this_run=result.iters_run, step=result.step)
     if result.seconds_per_iter is not None:
         exp.timings["seconds_per_iter"] = result.seconds_per_iter
     return result

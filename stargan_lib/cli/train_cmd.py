@@ -95,15 +95,13 @@ def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
 def run_stargan_v2(cfg: Any, args: argparse.Namespace) -> Any:
     """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out.
     Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
-    from stargan_lib.models.fan import check_fan_weights
     from stargan_lib.train.distributed import cleanup, init_distributed
-    from stargan_lib.train.stargan_v2 import load_training_data, train
+    from stargan_lib.train.stargan_v2 import train
 
-    check_fan_weights(cfg)                    # CelebA-HQ's wing.ckpt: say where to get it before loading data
     ctx = init_distributed(cfg.device)
     try:
-        data = load_training_data(cfg, args.preset, getattr(args, "data_dir", None))
-        return train(cfg, data, out_dir=args.out, progress=getattr(args, "progress", True), dist=ctx)
+        return train(cfg, args.out, preset=args.preset, data_dir=getattr(args, "data_dir", None),
+                     progress=getattr(args, "progress", True), dist=ctx)
     finally:
         cleanup(ctx)
 
@@ -216,7 +214,8 @@ def sample_cyclegan(path: str, args: argparse.Namespace) -> Path:
     """Rows [a, G_AB(a), G_BA(G_AB(a))] and [b, G_BA(b), G_AB(G_BA(b))] of held-out images."""
     from stargan_lib.data.datasets import open_dataset
     from stargan_lib.train.common import load_run
-    from stargan_lib.train.cyclegan import cycle_grid, fixed_batch, open_domains
+    from stargan_lib.data.datasets import fixed_batch
+    from stargan_lib.train.cyclegan import cycle_grid, open_domains
     from stargan_lib.train.engine import save_grid
 
     run = load_run(path, device=args.device)
@@ -232,7 +231,7 @@ def sample_stargan_v1(path: str, args: argparse.Namespace) -> Path:
     """Each held-out image of the first dataset, then its translation to every target label."""
     from stargan_lib.data.datasets import open_dataset
     from stargan_lib.train.common import load_run
-    from stargan_lib.train.cyclegan import fixed_batch
+    from stargan_lib.data.datasets import fixed_batch
     from stargan_lib.train.engine import save_grid
     from stargan_lib.train.stargan_v1 import translation_grid
 

@@ -176,8 +176,8 @@ def train_course_run(name: str, preset: Any, progress: bool = True,
     t0 = time.perf_counter()
     model = RUNS[name].model
     if model == "stargan_v2":
-        from stargan_lib.train.stargan_v2 import load_training_data, train
-        result = train(cfg, load_training_data(cfg, p.name), out_dir=out, resume=True, progress=progress)
+        from stargan_lib.train.stargan_v2 import train
+        result = train(cfg, out, preset=p.name, progress=progress)
     elif model == "stargan_v1":
         from stargan_lib.train.stargan_v1 import train
         result = train(cfg, out, preset=p.name, progress=progress)

@@ -79,8 +79,8 @@ def train_run(cfg: StarGANv2Config, data: Any, out_dir: str | Path, retrain: boo
     if retrain:
         shutil.rmtree(out, ignore_errors=True)
     seed_everything(cfg.seed)
-    result = train(cfg, data, out_dir=out, resume=True, progress=progress)
-    ran = result.extra.get("iters_run", 0)
+    result = train(cfg, out, data, progress=progress)
+    ran = result.iters_run
     spent = (read_json_object(out / TRAIN_TIME) or {}).get("seconds", 0.0)
     if ran:
         spent += result.seconds

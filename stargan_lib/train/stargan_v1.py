@@ -31,11 +31,11 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from stargan_lib.data.base import HAIR_ATTRS, ImageSet
+from stargan_lib.data.datasets import fixed_batch
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
 from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
-from stargan_lib.train.cyclegan import fixed_batch
-from stargan_lib.train.engine import Engine, TrainResult, TrainTask, decay_lr, optimizer_update, save_grid
+from stargan_lib.train.engine import TrainResult, TrainTask, decay_lr, optimizer_update, run_task, save_grid
 from stargan_lib.utils import resolve_device, seed_everything
 
 
@@ -123,17 +123,12 @@ def translation_grid(G: nn.Module, cfg: StarGANv1Config, x: torch.Tensor, y: tor
 
 
 # ============================================================================ training
-def _next_batch(cfg: StarGANv1Config, loader: Any) -> tuple[int, torch.Tensor, torch.Tensor]:
-    """(dataset index, images, dataset labels) of the next batch; joint batches carry c̃, split back."""
-    from stargan_lib.data.datasets import split_unified_label
-
-    if not cfg.joint:
-        x, y = next(loader)
-        return 0, x, y
-    x, c_tilde, d = next(loader)
-    parts, _ = split_unified_label(c_tilde, cfg.label_dims)
-    y = parts[d] if cfg.label_kinds[d] == "binary" else parts[d].argmax(1)
-    return d, x, y
+def next_batch(cfg: StarGANv1Config, loader: Any) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(dataset index, images, that dataset's labels) of the next batch, one dataset or joint."""
+    if cfg.joint:
+        return next(loader)
+    x, y = next(loader)
+    return 0, x, y
 
 
 class StarGANv1Task(TrainTask):
@@ -166,7 +161,7 @@ class StarGANv1Task(TrainTask):
     def train_step(self, step: int) -> dict[str, float]:
         cfg, nets, optims, dev, it = self.cfg, self.nets, self.optims, self.device, step + 1
         # ------------------------------------------------------------------ batch
-        d, x, y = _next_batch(cfg, self.loader)
+        d, x, y = next_batch(cfg, self.loader)
         y_trg = y[torch.randperm(y.size(0))]                                   # random target labels c
         batch = {"x_real": x.to(dev), "y_org": y.to(dev), "y_trg": y_trg.to(dev), "dataset": d,
                  "c_org": generator_label(cfg, y, d).to(dev), "c_trg": generator_label(cfg, y_trg, d).to(dev)}
@@ -199,7 +194,7 @@ class StarGANv1Task(TrainTask):
         return [save_grid(grid, out_dir / "samples" / f"step_{step:06d}.png")]
 
 
-def train(cfg: StarGANv1Config, out_dir: str | Path,
+def train(cfg: StarGANv1Config, out_dir: str | Path | None,
           data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None, *,
           preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None,
           progress: bool = True, n_fixed: int = 4,
@@ -211,9 +206,4 @@ def train(cfg: StarGANv1Config, out_dir: str | Path,
     """
     seed_everything(cfg.seed)
     datasets = open_training_data(cfg, data, preset=preset, data_dir=data_dir)
-    task = StarGANv1Task(cfg, datasets, n_fixed)
-    engine = Engine(task, out_dir, progress=progress)
-    engine.resume()
-    iters, seconds = engine.run(stop_after)
-    return TrainResult(nets=task.nets, history=dict(engine.history), step=engine.step, out_dir=Path(out_dir),
-                       seconds=seconds, iters_run=iters, cfg=cfg, label_names=task.label_names)
+    return run_task(StarGANv1Task(cfg, datasets, n_fixed), out_dir, progress=progress, stop_after=stop_after)
