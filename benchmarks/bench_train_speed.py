@@ -75,7 +75,7 @@ def _v1_like(case: str, preset: str, iters: int):
 def time_course_case(case: str, preset: str, iters: int) -> float:
     """Seconds per iteration of one fresh run of `case` (the trainer's own loop timing)."""
     if case.startswith("stargan_v2_"):
-        from stargan_lib.configs_v2 import make_config
+        from stargan_lib.models.stargan_v2_config import make_config
         from stargan_lib.train.engine import Engine
         from stargan_lib.train.stargan_v2 import StarGANv2Task, load_training_data
         cfg = make_config(case[-1], preset, device="cpu")
@@ -94,7 +94,7 @@ def time_course_case(case: str, preset: str, iters: int) -> float:
 
 def batch_size_of(case: str, preset: str) -> int:
     if case.startswith("stargan_v2_"):
-        from stargan_lib.configs_v2 import make_config
+        from stargan_lib.models.stargan_v2_config import make_config
         return make_config(case[-1], preset).batch_size
     return _v1_like(case, preset, 2)[2]
 
@@ -141,7 +141,7 @@ def official_step(nets, ema, optims, cfg, batch, step: int) -> None:
     output for the diversity term; G, F and E stepped after the latent pass, G alone after the reference
     pass; then the EMA update.
     """
-    from stargan_lib.configs_v2 import lambda_ds
+    from stargan_lib.models.stargan_v2_config import lambda_ds
     from stargan_lib.models.stargan_v2 import update_ema
 
     G, D, Fm, E = nets["generator"], nets["discriminator"], nets["mapping_network"], nets["style_encoder"]
@@ -189,7 +189,7 @@ def official_step(nets, ema, optims, cfg, batch, step: int) -> None:
 
 def one_iteration(args: argparse.Namespace) -> dict:
     """Median wall time of one StarGAN v2 iteration (ours, and the official body with --official)."""
-    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.models.stargan_v2_config import make_config
     from stargan_lib.data.base import ImageSet
     from stargan_lib.train.engine import Engine
     from stargan_lib.train.stargan_v2 import StarGANv2Task

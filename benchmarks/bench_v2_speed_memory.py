@@ -41,7 +41,7 @@ def run_case(case: dict) -> dict:
     import numpy as np
     import torch
 
-    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.models.stargan_v2_config import make_config
     from stargan_lib.data.base import ImageSet
     from stargan_lib.train.engine import Engine
     from stargan_lib.train.stargan_v2 import StarGANv2Task

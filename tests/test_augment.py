@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.augment import CROP_PROB, official_augment, random_resized_crop_box
 from stargan_lib.errors import ConfigError
 

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.base import ImageSet
 from stargan_lib.train.distributed import DistContext, context_from_group, shard
 from stargan_lib.train.engine import Engine

@@ -10,12 +10,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import CheckpointError, ConfigError, TrainingError
 from stargan_lib.train import cyclegan as CG
 from stargan_lib.train import stargan_v1 as V1
 from stargan_lib.train import stargan_v2 as V2
-from stargan_lib.train.common import load_run, save_checkpoint
+from stargan_lib.train.common import save_checkpoint
+from stargan_lib.train.registry import load_run
 from stargan_lib.train.engine import Engine, TrainTask
 from train_helpers import cyclegan_cfg, domains, faces, read_csv, v1_cfg
 

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data import get_oracle, make_dataset
 from stargan_lib.data.datasets import domain_indices
 from stargan_lib.errors import ConfigError

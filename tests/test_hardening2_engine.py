@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import CheckpointError, ConfigError
 from stargan_lib.train import cyclegan as CG
 from stargan_lib.train import stargan_v1 as V1

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from stargan_lib.cli import main
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import CheckpointError, DataError
 from stargan_lib.train import stargan_v2 as V2

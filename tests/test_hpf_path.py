@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import WING_DEFAULT, make_config
+from stargan_lib.configs_v2 import WING_DEFAULT
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss
 from stargan_lib.models.fan import FAN, build_fan

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import LETTERS, guides, lambda_ds, make_config
+from stargan_lib.configs_v2 import LETTERS
+from stargan_lib.models.stargan_v2_config import guides, lambda_ds, make_config
 from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import CheckpointError, DataError, TrainingError
 from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss, expected_terms

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from stargan_lib.ablation.settings import (DEFAULT_OUT, PAPER_TABLE1, RESULT_FORMAT, SYNTHETIC_SETS, as_preset,
                                           check_dataset, check_manifest, data_root, eval_sizes, experiment_config,
                                           library_version, make_manifest, parse_configs)
-from stargan_lib.configs_v2 import DESCRIPTIONS, StarGANv2Config
+from stargan_lib.configs_v2 import DESCRIPTIONS
+from stargan_lib.models.stargan_v2_config import StarGANv2Config
 from stargan_lib.presets import Preset
 from stargan_lib.threads import use_threads
 from stargan_lib.utils import write_json

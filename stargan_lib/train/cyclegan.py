@@ -20,6 +20,7 @@ module supplies the data, the networks and one iteration (`CycleGANTask`); the d
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -164,3 +165,15 @@ def train(cfg: CycleGANConfig, out_dir: str | Path | None,
     seed_everything(cfg.seed)
     set_a, set_b = open_domains(cfg, data, preset=preset, data_dir=data_dir)
     return run_task(CycleGANTask(cfg, set_a, set_b, n_fixed), out_dir, progress=progress, stop_after=stop_after)
+
+
+def sample(run: Any, out: str | Path, *, n: int = 4, preset: str | None = None,
+           data_dir: str | Path | None = None) -> Path:
+    """`stargan sample` of a CycleGAN run (`run`: a `LoadedRun`): rows [a, G_AB(a), G_BA(G_AB(a))] and
+    [b, G_BA(b), G_AB(G_BA(b))] of `n` held-out images per domain, saved to `out`."""
+    cfg = run.cfg
+    test = open_dataset(cfg.dataset, "test", data_dir=data_dir, image_size=cfg.image_size, preset=preset)
+    set_a, set_b = open_domains(dataclasses.replace(cfg, batch_size=1, hflip=False), test)
+    (x_a, _), (x_b, _) = fixed_batch(set_a, n), fixed_batch(set_b, n)
+    return save_grid(cycle_grid(run.nets, x_a, x_b), out)
+

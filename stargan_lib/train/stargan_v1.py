@@ -41,17 +41,20 @@ from stargan_lib.utils import resolve_device, seed_everything
 
 # ============================================================================ data
 def open_training_data(cfg: StarGANv1Config, data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None,
-                       *, preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None
-                       ) -> list[Dataset]:
+                       *, preset: str | None = None,
+                       data_dir: str | Path | Sequence[str | Path | None] | None = None) -> list[Dataset]:
     """One torch Dataset per entry of `cfg.datasets`, checked against the config's labels.
 
     `data`: ImageSets or Datasets given by the caller (tests, notebooks); by default the synthetic
-    sets of `preset` (or the real datasets in `data_dir`, one folder per dataset). The synthetic
+    sets of `preset` (or the real datasets in `data_dir`, one folder per dataset: a sequence, or one
+    comma-separated string). The synthetic
     sets are the course's fixed ones (data seed 0, as the oracles use), of the preset's
     `train_size(name)` images; `cfg.seed` seeds the networks, the batch order and the augmentation.
     """
     from stargan_lib.data.datasets import ImageSetDataset, open_dataset
 
+    if isinstance(data_dir, (str, Path)):
+        data_dir = str(data_dir).split(",")             # `stargan train --data-dir a,b`: one folder per dataset
     if data is None:
         dirs = list(data_dir) if data_dir is not None else [None] * len(cfg.datasets)
         data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip,
@@ -196,7 +199,7 @@ class StarGANv1Task(TrainTask):
 
 def train(cfg: StarGANv1Config, out_dir: str | Path | None,
           data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None, *,
-          preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None,
+          preset: str | None = None, data_dir: str | Path | Sequence[str | Path | None] | None = None,
           progress: bool = True, n_fixed: int = 4,
           stop_after: int | None = None) -> TrainResult:
     """Train (or resume) StarGAN v1 for `cfg.total_iters` iterations in `out_dir`; see the module doc.
@@ -207,3 +210,19 @@ def train(cfg: StarGANv1Config, out_dir: str | Path | None,
     seed_everything(cfg.seed)
     datasets = open_training_data(cfg, data, preset=preset, data_dir=data_dir)
     return run_task(StarGANv1Task(cfg, datasets, n_fixed), out_dir, progress=progress, stop_after=stop_after)
+
+
+def sample(run: Any, out: str | Path, *, n: int = 4, preset: str | None = None,
+           data_dir: str | Path | None = None) -> Path:
+    """`stargan sample` of a StarGAN v1 run (`run`: a `LoadedRun`): each of `n` held-out images of the first
+    dataset, then its translation to every target label (the column names are printed), saved to `out`."""
+    from stargan_lib.data.datasets import open_dataset
+
+    cfg = run.cfg
+    test = open_dataset(cfg.datasets[0], "test", data_dir=data_dir, image_size=cfg.image_size, preset=preset)
+    x, y = fixed_batch(test, n)
+    label_names = run.state.get("extra", {}).get("label_names") or [list(test.label_names)]
+    grid, names = translation_grid(run.nets["G"], cfg, x, y, label_names)
+    print("columns:", ", ".join(names))
+    return save_grid(grid, out)
+

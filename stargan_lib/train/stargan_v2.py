@@ -14,7 +14,7 @@ One iteration (as Appendix B / the released training loop):
      of F, E and the domain embedding too (the released code steps only G on the reference pass);
   4. EMA: θ_ema ← 0.999 θ_ema + 0.001 θ for G, F, E (evaluation uses the EMA networks).
 
-λ_ds is `configs_v2.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
+λ_ds is `models.stargan_v2_config.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
 (the released code restarts it from its initial value on resume). The loop, checkpoints
 (`<out_dir>/checkpoint.pt`: networks, EMA networks, optimisers, step, config, RNG state, loss
 history), `history.csv` and sample grids are the training engine's (`stargan_lib.train.engine`);
@@ -46,7 +46,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from stargan_lib.configs_v2 import StarGANv2Config, guides, lambda_ds, validate
+from stargan_lib.models.stargan_v2_config import StarGANv2Config, guides, lambda_ds, validate
 from stargan_lib.data.augment import file_augmentation, official_augment
 from stargan_lib.data.base import ImageSet
 from stargan_lib.data.datasets import domain_groups, domain_indices
@@ -56,7 +56,8 @@ from stargan_lib.models.fan import build_fan, check_fan_weights
 from stargan_lib.models.stargan_v2 import (EMA_NAMES, StarGANv2Nets, build_nets, ema_copy,
                                            set_grad_checkpointing, translate_det, translate_latent,
                                            translate_reference, update_ema)
-from stargan_lib.train.distributed import DistContext, all_reduce_mean, shard, unwrap, wrap
+from stargan_lib.train.distributed import (DistContext, all_reduce_mean, cleanup, init_distributed, shard, unwrap,
+                                           wrap)
 from stargan_lib.train.engine import TrainResult, TrainTask, optimizer_update, run_task, save_grid
 from stargan_lib.utils import atomic_torch_save, resolve_device, seed_everything
 
@@ -342,13 +343,49 @@ def train(cfg: StarGANv2Config, out_dir: str | Path | None = None, data: Any = N
 
     `data`: an ImageSet with domain labels (or a real-data folder dataset); by default the synthetic
     stand-in of `preset` or the real `data_dir` (`load_training_data`). `stop_after`: stop (with a
-    checkpoint) at that step, to resume later. Returns nets, EMA nets and history (`TrainResult`).
+    checkpoint) at that step, to resume later. `dist`: the process group's context; by default the one
+    `torchrun` describes in the environment (`init_distributed`: one process outside torchrun), left again
+    at the end. Returns nets, EMA nets and history (`TrainResult`).
     """
     check_fan_weights(cfg)                    # CelebA-HQ's wing.ckpt: say where to get it before loading data
-    if data is None:
-        data = load_training_data(cfg, preset, data_dir)
-    task = StarGANv2Task(cfg, data, dist=dist)
-    return run_task(task, out_dir or cfg.out_dir or None, progress=progress, stop_after=stop_after, dist=task.dist)
+    ctx = dist or init_distributed(cfg.device)
+    try:
+        if data is None:
+            data = load_training_data(cfg, preset, data_dir)
+        task = StarGANv2Task(cfg, data, dist=ctx)
+        return run_task(task, out_dir or cfg.out_dir or None, progress=progress, stop_after=stop_after, dist=ctx)
+    finally:
+        if dist is None:
+            cleanup(ctx)
+
+
+def sample(run: Any, out: str | Path, *, n: int = 4, preset: Any = None, data_dir: str | Path | None = None) -> Path:
+    """`stargan sample` of a StarGAN v2 run (`run`: a `LoadedRun`) with its EMA networks: the latent (and
+    reference) grid of `n` held-out images, or the one-output-per-domain grid of A–C, saved to `out` (the other
+    grids beside it as `<out>_<kind>.png`). Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.configs_v2 import SYNTHETIC
+
+    cfg, ema = run.cfg, run.ema
+    if data_dir:
+        from stargan_lib.data.datasets import open_dataset, to_imageset
+        test = to_imageset(open_dataset(cfg.dataset, "test", data_dir=data_dir, image_size=cfg.image_size))
+    else:
+        from stargan_lib.data.synthetic import make_dataset
+        test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=preset)
+    data = DomainImages(test, cfg)
+    dev = next(ema.parameters()).device
+    src = torch.from_numpy(domain_indices(data.labels, cfg.num_domains, max(1, n // cfg.num_domains))[:n])
+    refs = torch.from_numpy(domain_indices(data.labels, cfg.num_domains, 1, last=True))
+    fan = build_fan(cfg)                      # None unless the run has CelebA-HQ's high-pass skip
+    grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
+                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed,
+                         fan=fan.to(dev) if fan is not None else None)
+    kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
+    out = Path(out)
+    for name, (imgs, nrow) in grids.items():
+        save_grid(imgs.cpu().float().clamp(-1, 1), out if name == kind else
+                  out.with_name(f"{out.stem}_{name}{out.suffix}"), nrow=nrow)
+    return out
 
 
 # ============================================================================ command line
@@ -364,5 +401,5 @@ def load_training_data(cfg: StarGANv2Config, preset: Any = None, data_dir: str |
     return make_dataset(SYNTHETIC[cfg.dataset], "train", image_size=cfg.image_size, preset=preset)
 
 
-__all__ = ["DomainImages", "StarGANv2Task", "TrainResult", "check_nets_ema_beside_checkpoint", "train",
+__all__ = ["DomainImages", "StarGANv2Task", "TrainResult", "check_nets_ema_beside_checkpoint", "train", "sample",
            "sample_grids", "save_nets_ema", "load_training_data"]
