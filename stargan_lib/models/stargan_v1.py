@@ -47,7 +47,9 @@ class StarGANv1Config(run_settings(total_iters=200_000, batch_size=16, seed=0, l
                                   beta1=0.5, beta2=0.999, decay_iters=100_000)):
     """StarGAN v1 hyper-parameters; the defaults are the paper's (Sec. 3, 4, 5.3, appendix 7.2).
 
-    Use `config_for(preset, **overrides)` to get the smoke / course / paper variant.
+    Use `config_for(preset, **overrides)` to get the smoke / course / paper variant. The run and optimiser
+    fields shared with the other models come from `run_settings`; here `total_iters` counts D updates
+    (one per iteration; G is updated every `n_critic` of them).
     """
 
     # --- data and labels
