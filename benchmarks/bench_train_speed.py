@@ -81,11 +81,18 @@ def _v1_like(case: str, preset: str, iters: int):
 def time_course_case(case: str, preset: str, iters: int) -> float:
     """Seconds per iteration of one fresh run of `case` (the trainer's own loop timing)."""
     if case.startswith("stargan_v2_"):
-        from stargan_lib.configs_v2 import make_config
-        from stargan_lib.train.stargan_v2 import load_training_data, seconds_per_iter
+        from stargan_lib.models.stargan_v2_config import make_config
+        from stargan_lib.train.engine import Engine
+        from stargan_lib.train.stargan_v2 import StarGANv2Task, load_training_data
         cfg = make_config(case[-1], preset, device="cpu")
-        data = load_training_data(cfg, preset)
-        return statistics.median(seconds_per_iter(cfg, data, iters=iters, warmup=1))
+        engine = Engine(StarGANv2Task(cfg, load_training_data(cfg, preset)), progress=False)
+        engine.iteration()                                    # warm-up
+        times = []
+        for _ in range(iters):
+            t = time.perf_counter()
+            engine.iteration()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
     train, cfg, _ = _v1_like(case, preset, iters)
     with tempfile.TemporaryDirectory() as tmp:
         return float(train(cfg, Path(tmp) / "run", preset=preset, progress=False).seconds_per_iter)
@@ -93,7 +100,7 @@ def time_course_case(case: str, preset: str, iters: int) -> float:
 
 def batch_size_of(case: str, preset: str) -> int:
     if case.startswith("stargan_v2_"):
-        from stargan_lib.configs_v2 import make_config
+        from stargan_lib.models.stargan_v2_config import make_config
         return make_config(case[-1], preset).batch_size
     return _v1_like(case, preset, 2)[2]
 
@@ -140,7 +147,7 @@ def official_step(nets, ema, optims, cfg, batch, step: int) -> None:
     output for the diversity term; G, F and E stepped after the latent pass, G alone after the reference
     pass; then the EMA update.
     """
-    from stargan_lib.configs_v2 import lambda_ds
+    from stargan_lib.models.stargan_v2_config import lambda_ds
     from stargan_lib.models.stargan_v2 import update_ema
 
     G, D, Fm, E = nets["generator"], nets["discriminator"], nets["mapping_network"], nets["style_encoder"]
@@ -188,9 +195,10 @@ def official_step(nets, ema, optims, cfg, batch, step: int) -> None:
 
 def one_iteration(args: argparse.Namespace) -> dict:
     """Median wall time of one StarGAN v2 iteration (ours, and the official body with --official)."""
-    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.models.stargan_v2_config import make_config
     from stargan_lib.data.base import ImageSet
-    from stargan_lib.train.stargan_v2 import StarGANv2Trainer
+    from stargan_lib.train.engine import Engine
+    from stargan_lib.train.stargan_v2 import StarGANv2Task
 
     torch.set_num_threads(args.threads)
     over = {"device": "cpu"}
@@ -209,7 +217,8 @@ def one_iteration(args: argparse.Namespace) -> dict:
     imgs = torch.randint(0, 256, (n, cfg.image_size, cfg.image_size, 3), generator=g, dtype=torch.uint8).numpy()
     labels = (torch.arange(n) % cfg.num_domains).numpy()
     data = ImageSet("random", "train", imgs, labels, [f"d{k}" for k in range(cfg.num_domains)], "domain")
-    trainer = StarGANv2Trainer(cfg, data, out_dir=None, progress=False)
+    trainer = StarGANv2Task(cfg, data)
+    engine = Engine(trainer, progress=False)
 
     def timed(step_fn) -> float:
         t0 = time.perf_counter()
@@ -219,12 +228,12 @@ def one_iteration(args: argparse.Namespace) -> dict:
     out = {"model": "stargan_v2", "config": cfg.config, "preset": args.preset, "image_size": cfg.image_size,
            "batch_size": cfg.batch_size, "threads": torch.get_num_threads(), "iters": args.iters,
            "ds_both_outputs": getattr(cfg, "ds_both_outputs", None), "overrides": args.set or []}
-    variants = [("ours", trainer.train_step)]
+    variants = [("ours", engine.iteration)]
     if args.official:
         official_steps = [0]
 
         def official() -> None:
-            batch = trainer._batch()
+            batch = trainer.batch()
             official_step(trainer.nets, trainer.ema, trainer.optims, cfg, batch, official_steps[0])
             official_steps[0] += 1
         variants.append(("official", official))

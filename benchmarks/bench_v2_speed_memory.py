@@ -41,9 +41,10 @@ def run_case(case: dict) -> dict:
     import numpy as np
     import torch
 
-    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.models.stargan_v2_config import make_config
     from stargan_lib.data.base import ImageSet
-    from stargan_lib.train.stargan_v2 import StarGANv2Trainer
+    from stargan_lib.train.engine import Engine
+    from stargan_lib.train.stargan_v2 import StarGANv2Task
 
     if case.get("threads"):
         torch.set_num_threads(case["threads"])
@@ -52,10 +53,10 @@ def run_case(case: dict) -> dict:
     k, n = cfg.num_domains, max(4 * cfg.num_domains, cfg.batch_size)
     images = rng.integers(0, 256, (n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
     data = ImageSet("random", "train", images, np.arange(n) % k, [f"d{i}" for i in range(k)], "domain")
-    trainer = StarGANv2Trainer(cfg, data, progress=False)
-    cuda = trainer.device.type == "cuda"
+    engine = Engine(StarGANv2Task(cfg, data), progress=False)
+    cuda = engine.task.device.type == "cuda"
     for _ in range(case["warmup"]):
-        trainer.train_step()
+        engine.iteration()
     rss_before = _rss_now_mb()
     if cuda:
         torch.cuda.synchronize()
@@ -63,7 +64,7 @@ def run_case(case: dict) -> dict:
     times = []
     for _ in range(case["iters"]):
         t = time.perf_counter()
-        trainer.train_step()
+        engine.iteration()
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)

@@ -1,7 +1,7 @@
 """Training schedules that are a function of the step alone, so a resumed run continues them exactly.
 
 Introduced in `notebooks/02_stargan_v1.ipynb` (the learning rate's linear decay) and used again in
-`notebooks/05_stargan_v2_D_to_F.ipynb` (λ_ds, through `configs_v2.lambda_ds`). A helper module:
+`notebooks/05_stargan_v2_D_to_F.ipynb` (λ_ds, through `models.stargan_v2_config.lambda_ds`). A helper module:
 it imports nothing from the course.
 """
 

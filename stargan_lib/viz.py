@@ -1,4 +1,5 @@
-"""Pictures for every notebook: image grids, labelled grids, loss curves, PNG files.
+"""Pictures for every notebook: image grids, labelled grids, loss curves, PNG files; and `source_excerpt`,
+the library's own lines of code a notebook shows beside an equation.
 
 Introduced in `notebooks/00_setup_and_data.ipynb`. Images come in either form the course uses:
 float tensors/arrays (B, 3, H, W) in [-1, 1] (what the networks see) or uint8 arrays
@@ -151,3 +152,22 @@ def plot_losses(history: dict[str, list[float]], smoothing: float = 0.9, keys: S
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def source_excerpt(fn, first: str, last: str | None = None) -> str:
+    """The lines of `fn`'s source from the first line that contains `first` through the next line that
+    contains `last` (`first`'s line alone without `last`), dedented: the library code that computes a term,
+    shown beside its equation (notebook 05). A ValueError when a marker is not in the source, so a notebook
+    never shows an excerpt of code that changed under it."""
+    import inspect
+    import textwrap
+
+    lines = inspect.getsource(fn).splitlines()
+    start = next((i for i, line in enumerate(lines) if first in line), None)
+    if start is None:
+        raise ValueError(f"{first!r} is not in the source of {fn.__qualname__}")
+    end = start if last is None else next((i for i in range(start, len(lines)) if last in lines[i]), None)
+    if end is None:
+        raise ValueError(f"{last!r} does not follow {first!r} in the source of {fn.__qualname__}")
+    return textwrap.dedent("\n".join(lines[start:end + 1]))
+

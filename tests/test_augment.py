@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.augment import CROP_PROB, official_augment, random_resized_crop_box
 from stargan_lib.errors import ConfigError
 
@@ -111,7 +111,7 @@ def _afhq_folder(tmp_path):
 
 
 def test_trainer_batches_are_augmented_and_sample_grids_are_not():
-    from stargan_lib.train.stargan_v2 import DomainImages, StarGANv2Trainer, load_training_data
+    from stargan_lib.train.stargan_v2 import DomainImages, StarGANv2Task, load_training_data
     cfg = make_config("F", "smoke", augment="official", batch_size=8)
     data = load_training_data(cfg, preset="smoke")
     plain = DomainImages(data, make_config("F", "smoke", batch_size=8))
@@ -125,7 +125,7 @@ def test_trainer_batches_are_augmented_and_sample_grids_are_not():
         assert b[key].shape == a[key].shape and not torch.equal(a[key], b[key])
     torch.manual_seed(0)
     assert torch.equal(aug.sample(8, cfg.latent_dim)["x"], b["x"])            # reproducible from the seed
-    trainer = StarGANv2Trainer(cfg, data, progress=False)
+    trainer = StarGANv2Task(cfg, data)
     idx = torch.cat([d[:1] for d in trainer.data.by_domain])
     assert torch.equal(trainer._sample_src["x_src"], plain.images(idx))
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stargan_lib.data.base import CELEBA_ATTRS, ImageSet
+from stargan_lib.data.datasets import pair_indices
 from stargan_lib.errors import CheckpointError, ConfigError, TrainingError
 from stargan_lib.models.cyclegan import CycleGANConfig
 from stargan_lib.train import cyclegan as T
@@ -36,12 +37,12 @@ def same_weights(a, b):
 
 def test_domain_split():
     ds = faces()
-    a = T.domain_indices(ds.labels, ds.label_names, "binary", "Black_Hair", "Blond_Hair")
-    b = T.domain_indices(ds.labels, ds.label_names, "binary", "Blond_Hair", "Black_Hair")
+    a = pair_indices(ds.labels, ds.label_names, "binary", "Black_Hair", "Blond_Hair")
+    b = pair_indices(ds.labels, ds.label_names, "binary", "Blond_Hair", "Black_Hair")
     assert list(a) == list(range(1, 12)) and list(b) == list(range(12, 24))
-    assert list(T.domain_indices(np.array([0, 2, 1, 2]), ["x", "y", "z"], "domain", "z", "x")) == [1, 3]
+    assert list(pair_indices(np.array([0, 2, 1, 2]), ["x", "y", "z"], "domain", "z", "x")) == [1, 3]
     with pytest.raises(ConfigError, match="Red_Hair"):
-        T.domain_indices(ds.labels, ds.label_names, "binary", "Red_Hair", "Male")
+        pair_indices(ds.labels, ds.label_names, "binary", "Red_Hair", "Male")
 
 
 def test_train_writes_checkpoint_samples_history(tmp_path):

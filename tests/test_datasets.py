@@ -205,8 +205,10 @@ def test_joint_loader_alternates_and_labels_follow_eq7():
     assert joint.label_dim == 15
     seen = []
     for _ in range(6):
-        x, c_tilde, i = next(joint)
+        i, x, y = next(joint)                       # each dataset's own labels; c̃ is built from them once
         seen.append(i)
+        assert y.shape == ((4, 5) if i == 0 else (4,))
+        c_tilde = make_unified_label(y, i, joint.dims)
         assert x.shape == (4, 3, 8, 8) and c_tilde.shape == (4, 15)
         (c1, c2), m = split_unified_label(c_tilde)
         assert torch.equal(m, torch.eye(2)[[i] * 4])
@@ -227,8 +229,8 @@ def test_joint_loader_resumes_and_checks_sizes():
         next(a)
     b = JointLoader([celeba, rafd], batch_size=2, seed=5)
     b.load_state_dict(a.state_dict())
-    xa, ca, ia = next(a)
-    xb, cb, ib = next(b)
+    ia, xa, ca = next(a)
+    ib, xb, cb = next(b)
     assert ia == ib == 1 and torch.equal(xa, xb) and torch.equal(ca, cb)
     big = ImageSetDataset(domain_set(counts=(2,) * 8, size=16, names=RAFD_EXPRESSIONS))
     mixed = JointLoader([celeba, big], batch_size=2)

@@ -14,10 +14,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.base import ImageSet
 from stargan_lib.train.distributed import DistContext, context_from_group, shard
-from stargan_lib.train.stargan_v2 import StarGANv2Trainer
+from stargan_lib.train.engine import Engine
+from stargan_lib.train.stargan_v2 import StarGANv2Task
 
 
 def _toy_data(n: int = 24, size: int = 16, k: int = 3) -> ImageSet:
@@ -28,8 +29,8 @@ def _toy_data(n: int = 24, size: int = 16, k: int = 3) -> ImageSet:
 
 def _one_iteration(letter: str, ctx: DistContext | None):
     cfg = make_config(letter, "smoke", "afhq", device="cpu")
-    trainer = StarGANv2Trainer(cfg, _toy_data(), progress=False, dist=ctx)
-    logs = trainer.train_step()
+    trainer = StarGANv2Task(cfg, _toy_data(), dist=ctx)
+    logs = Engine(trainer, progress=False, dist=trainer.dist).iteration()
     # gradients of the last backward (the generator pass), all-reduced by DDP, and D's weights after
     # its update (which used the all-reduced D gradients)
     grads = {f"{name}.{k}": p.grad.detach().clone() for name, net in trainer.nets.items()

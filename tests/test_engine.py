@@ -10,12 +10,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import CheckpointError, ConfigError, TrainingError
 from stargan_lib.train import cyclegan as CG
 from stargan_lib.train import stargan_v1 as V1
 from stargan_lib.train import stargan_v2 as V2
-from stargan_lib.train.common import load_run, save_checkpoint
+from stargan_lib.train.common import save_checkpoint
+from stargan_lib.train.registry import load_run
 from stargan_lib.train.engine import Engine, TrainTask
 from train_helpers import cyclegan_cfg, domains, faces, read_csv, v1_cfg
 
@@ -46,7 +47,7 @@ def test_history_csv_has_one_row_per_logged_step_and_resumes_consistently(tmp_pa
 
 
 def test_stargan_v2_writes_history_csv(tmp_path):
-    res = V2.train(make_config("C", "smoke", "afhq", device="cpu", total_iters=2), domains(), out_dir=tmp_path,
+    res = V2.train(make_config("C", "smoke", "afhq", device="cpu", total_iters=2), tmp_path, domains(),
                    progress=False)
     rows = read_csv(tmp_path / "history.csv")
     assert rows[0][0] == "step" and [r[0] for r in rows[1:]] == ["1", "2"]
@@ -62,7 +63,7 @@ def test_stale_tmp_files_of_a_killed_save_are_removed_on_start(tmp_path):
         p.write_bytes(b"")
     other = tmp_path / "notes.tmp"
     other.write_bytes(b"keep")
-    V2.StarGANv2Trainer(make_config("C", "smoke", "afhq", device="cpu"), domains(), out_dir=tmp_path, progress=False)
+    Engine(V2.StarGANv2Task(make_config("C", "smoke", "afhq", device="cpu"), domains()), tmp_path, progress=False)
     assert not any(p.exists() for p in stale) and other.exists()
 
 
@@ -101,7 +102,7 @@ def test_non_finite_weights_before_any_checkpoint_say_none_was_written(tmp_path)
     """The issue's reproduction: lr 30 makes StarGAN v2's weights overflow while its losses are finite."""
     cfg = make_config("F", "smoke", "afhq", device="cpu", lr=30.0, ckpt_every=1, total_iters=30)
     with pytest.raises(TrainingError, match="non-finite weights .*no checkpoint was written by this run"):
-        V2.train(cfg, domains(), out_dir=tmp_path, progress=False)
+        V2.train(cfg, tmp_path, domains(), progress=False)
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "nets_ema.ckpt").exists()
 
 
@@ -127,9 +128,7 @@ def test_sample_and_load_run_refuse_non_finite_weights(tmp_path, capsys):
 def test_eval_refuses_non_finite_weights(tmp_path):
     from stargan_lib.metrics.protocol import load_stargan_v2_for_eval
 
-    trainer = V2.StarGANv2Trainer(make_config("C", "smoke", "afhq", device="cpu", total_iters=1), domains(),
-                                  out_dir=tmp_path, progress=False)
-    trainer.fit()
+    V2.train(make_config("C", "smoke", "afhq", device="cpu", total_iters=1), tmp_path, domains(), progress=False)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     key = next(k for k, v in state["nets"]["ema_generator"].items() if v.is_floating_point())
     state["nets"]["ema_generator"][key].fill_(float("inf"))
@@ -168,8 +167,8 @@ def test_load_run_rebuilds_every_model(tmp_path):
     v1 = V1.train(v1_cfg(total_iters=2, datasets=("faces",)), tmp_path / "v1", faces(), progress=False)
     run = load_run(v1.checkpoint)
     assert run.cfg.datasets == ("faces",) and same_weights(v1.nets, run.nets) and run.state["step"] == 2
-    v2 = V2.train(make_config("E", "smoke", "afhq", device="cpu", total_iters=1), domains(), out_dir=tmp_path / "v2",
-                  progress=False)
+    v2 = V2.train(make_config("E", "smoke", "afhq", device="cpu", total_iters=1), tmp_path / "v2",
+                  domains(), progress=False)
     run = load_run(v2.checkpoint)
     assert run.cfg == v2.cfg and same_weights(v2.ema, run.ema) and same_weights(v2.nets, run.nets)
     assert not any(net.training for net in run.ema.values())
@@ -179,7 +178,7 @@ def test_eval_reads_the_nets_ema_that_train_writes(tmp_path):
     from stargan_lib.metrics.protocol import load_stargan_v2_for_eval
 
     cfg = make_config("F", "smoke", "afhq", device="cpu", total_iters=1)
-    res = V2.train(cfg, domains(), out_dir=tmp_path / "run", progress=False)
+    res = V2.train(cfg, tmp_path / "run", domains(), progress=False)
     nets, info = load_stargan_v2_for_eval(str(tmp_path / "run" / "nets_ema.ckpt"), dataset="animals")
     assert info["config"] == "F" and info["step"] == 1 and "checkpoint.pt" in info["kind"]
     assert same_weights(res.ema, nets)
@@ -207,9 +206,9 @@ def test_resume_on_cuda_matches_a_straight_run(model, tmp_path):
 @cuda_only
 def test_stargan_v2_resume_on_cuda_matches_a_straight_run(tmp_path):
     cfg = make_config("F", "smoke", "afhq", device="cuda", total_iters=4, ckpt_every=2)
-    straight = V2.train(cfg, domains(), out_dir=tmp_path / "a", progress=False)
-    V2.train(cfg, domains(), out_dir=tmp_path / "b", progress=False, iters=2)
-    resumed = V2.train(cfg, domains(), out_dir=tmp_path / "b", progress=False)
+    straight = V2.train(cfg, tmp_path / "a", domains(), progress=False)
+    V2.train(cfg, tmp_path / "b", domains(), progress=False, stop_after=2)
+    resumed = V2.train(cfg, tmp_path / "b", domains(), progress=False)
     assert same_weights(straight.nets, resumed.nets) and same_weights(straight.ema, resumed.ema)
     assert straight.history == resumed.history
 
@@ -217,12 +216,12 @@ def test_stargan_v2_resume_on_cuda_matches_a_straight_run(tmp_path):
 def test_resume_rewrites_nets_ema_in_step_with_the_checkpoint(tmp_path):
     """A kill between checkpoint.pt and nets_ema.ckpt leaves an old nets_ema; the next start mends it."""
     cfg = make_config("C", "smoke", "afhq", device="cpu", total_iters=2, ckpt_every=1)
-    V2.train(cfg, domains(), out_dir=tmp_path, progress=False, iters=1)
+    V2.train(cfg, tmp_path, domains(), progress=False, stop_after=1)
     stale = torch.load(tmp_path / "nets_ema.ckpt", weights_only=True)
-    V2.train(cfg, domains(), out_dir=tmp_path, progress=False)
+    V2.train(cfg, tmp_path, domains(), progress=False)
     torch.save(stale, tmp_path / "nets_ema.ckpt")                   # as if killed after checkpoint.pt at step 2
-    trainer = V2.StarGANv2Trainer(cfg, domains(), out_dir=tmp_path, progress=False)
-    assert trainer.resume() and trainer.step == 2
+    engine = Engine(V2.StarGANv2Task(cfg, domains()), tmp_path, progress=False)
+    assert engine.resume() and engine.step == 2
     mended = torch.load(tmp_path / "nets_ema.ckpt", weights_only=True)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     for name, sd in mended.items():

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data import get_oracle, make_dataset
 from stargan_lib.data.datasets import domain_indices
 from stargan_lib.errors import ConfigError
@@ -68,20 +68,20 @@ def test_train_run_resumes_and_sums_the_training_time(animals, tmp_path):
     first = experiment.train_configuration("A", train_set, tmp_path, preset="smoke", iters=2, progress=False,
                                            log=lines.append)
     folder = experiment.run_dir(tmp_path, experiment.configuration("A", "smoke", iters=2))
-    assert first.step == 2 and first.extra["iters_run"] == 2 and folder.is_dir()
+    assert first.step == 2 and first.iters_run == 2 and folder.is_dir()
     assert read_json_object(folder / experiment.TRAIN_TIME) == {"seconds": first.seconds, "step": 2}
     more = experiment.train_configuration("A", train_set, tmp_path, preset="smoke", iters=3, progress=False,
                                           log=lines.append)
-    assert more.step == 3 and more.extra["iters_run"] == 1
+    assert more.step == 3 and more.iters_run == 1
     assert more.extra["train_s_total"] == pytest.approx(first.seconds + more.seconds)
     again = experiment.train_configuration("A", train_set, tmp_path, preset="smoke", iters=3, progress=False,
                                            log=lines.append)
-    assert again.extra["iters_run"] == 0 and again.extra["train_s_total"] == more.extra["train_s_total"]
+    assert again.iters_run == 0 and again.extra["train_s_total"] == more.extra["train_s_total"]
     assert lines[0].startswith("configuration A: 2 iterations (2 trained now in")
     assert lines[2] == "configuration A: 3 iterations (loaded from the cache)"
     fresh = experiment.train_configuration("A", train_set, tmp_path, preset="smoke", iters=3, retrain=True,
                                            progress=False, log=None)
-    assert fresh.extra["iters_run"] == 3 and fresh.extra["train_s_total"] == fresh.seconds
+    assert fresh.iters_run == 3 and fresh.extra["train_s_total"] == fresh.seconds
 
 
 def test_measurements_count_every_output_and_are_seeded(animals, tmp_path):

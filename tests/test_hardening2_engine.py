@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import CheckpointError, ConfigError
 from stargan_lib.train import cyclegan as CG
 from stargan_lib.train import stargan_v1 as V1
@@ -131,7 +131,7 @@ def test_an_engine_does_not_overwrite_a_checkpoint_another_run_wrote_after_it_re
 def test_the_lock_is_released_when_training_fails(tmp_path):
     cfg = make_config("F", "smoke", "afhq", device="cpu", lr=30.0, ckpt_every=1, total_iters=30)
     with pytest.raises(Exception):
-        V2.train(cfg, domains(), out_dir=tmp_path, progress=False)
+        V2.train(cfg, tmp_path, domains(), progress=False)
     assert not (tmp_path / TRAIN_LOCK).exists()
 
 
@@ -145,14 +145,14 @@ def test_a_run_folder_that_is_a_file_is_refused_before_training(tmp_path):
 # ============================================================================ 3. non-finite weights on resume
 def test_resume_from_non_finite_weights_writes_nothing(tmp_path):
     cfg = make_config("C", "smoke", "afhq", device="cpu", total_iters=2, ckpt_every=1)
-    V2.train(cfg, domains(), out_dir=tmp_path, progress=False)
+    V2.train(cfg, tmp_path, domains(), progress=False)
     before = {name: (tmp_path / name).read_bytes() for name in ("nets_ema.ckpt", "history.csv")}
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     key = next(iter(state["nets"]["ema_generator"]))
     state["nets"]["ema_generator"][key].view(-1)[0] = float("nan")
     torch.save(state, tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match=r"checkpoint\.pt holds non-finite weights \(NaN/inf in ema_generator"):
-        V2.train(dataclasses.replace(cfg, total_iters=3), domains(), out_dir=tmp_path, progress=False)
+        V2.train(dataclasses.replace(cfg, total_iters=3), tmp_path, domains(), progress=False)
     for name, data in before.items():
         assert (tmp_path / name).read_bytes() == data, f"{name} was rewritten"
     assert not (tmp_path / TRAIN_LOCK).exists()

@@ -15,7 +15,7 @@ import os
 import pytest
 
 from stargan_lib.cli import main
-from stargan_lib.configs_v2 import StarGANv2Config, make_config, validate
+from stargan_lib.models.stargan_v2_config import StarGANv2Config, make_config, validate
 from stargan_lib.errors import ConfigError
 from stargan_lib.models.cyclegan import CycleGANConfig
 from stargan_lib.models.stargan_v1 import StarGANv1Config

@@ -73,15 +73,10 @@ def test_every_sampler_refuses_a_non_positive_count_alike(capsys, tmp_path, chec
 
 @pytest.mark.parametrize("model", ["cyclegan", "stargan_v1", "stargan_v2"])
 def test_every_sampler_refuses_a_non_positive_count_from_python(tmp_path, checkpoints, model):
-    import argparse
+    from stargan_lib.train.registry import sample_run
 
-    from stargan_lib.cli.train_cmd import SAMPLERS, resolve
-
-    kind = {"cyclegan": "CycleGANConfig", "stargan_v1": "StarGANv1Config", "stargan_v2": "StarGANv2Config"}[model]
-    args = argparse.Namespace(n=0, out=str(tmp_path / "g.png"), preset="smoke", data_dir=None, device="cpu",
-                              on_bad="skip")
     with pytest.raises(ConfigError, match=r"--n 0: give a positive number"):
-        resolve(SAMPLERS[kind])(str(checkpoints[model]), args)
+        sample_run(str(checkpoints[model]), tmp_path / "g.png", n=0, preset="smoke")
 
 
 @pytest.mark.parametrize("model", ["cyclegan", "stargan_v1", "stargan_v2"])

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from stargan_lib.cli import main
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import CheckpointError, DataError
 from stargan_lib.train import stargan_v2 as V2
+from stargan_lib.train.engine import Engine
 
 
 def domains(n=24, size=16, k=3):
@@ -32,8 +33,8 @@ def domains(n=24, size=16, k=3):
 def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("v2")
     for letter, steps in (("E", 1), ("F", 1)):
-        V2.train(make_config(letter, "smoke", "afhq", device="cpu", total_iters=steps), domains(),
-                 out_dir=root / letter, progress=False)
+        V2.train(make_config(letter, "smoke", "afhq", device="cpu", total_iters=steps), root / letter,
+                 domains(), progress=False)
     return root
 
 
@@ -60,12 +61,11 @@ def test_a_stale_nets_ema_is_refused_until_the_run_resumes(two_runs, tmp_path):
     shutil.copytree(two_runs / "F", run)
     stale = torch.load(run / "nets_ema.ckpt", weights_only=True)
     cfg = make_config("F", "smoke", "afhq", device="cpu", total_iters=2)
-    V2.train(cfg, domains(), out_dir=run, progress=False)
+    V2.train(cfg, run, domains(), progress=False)
     torch.save(stale, run / "nets_ema.ckpt")                       # as if killed between the two writes
     with pytest.raises(CheckpointError, match="resume that run once"):
         V2.check_nets_ema_beside_checkpoint(run / "nets_ema.ckpt")
-    trainer = V2.StarGANv2Trainer(cfg, domains(), out_dir=run, progress=False)
-    assert trainer.resume()
+    assert Engine(V2.StarGANv2Task(cfg, domains()), run, progress=False).resume()
     V2.check_nets_ema_beside_checkpoint(run / "nets_ema.ckpt")
 
 

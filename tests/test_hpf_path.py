@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import WING_DEFAULT, make_config
+from stargan_lib.configs_v2 import WING_DEFAULT
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss
 from stargan_lib.models.fan import FAN, build_fan
@@ -159,10 +160,12 @@ def test_presets_keep_the_skip_off_except_paper_celeba_hq():
 
 
 def test_trainer_runs_the_high_pass_path_with_fan_frozen_and_outside_optimisers_and_ema(tmp_path):
-    from stargan_lib.train.stargan_v2 import StarGANv2Trainer, load_training_data
+    from stargan_lib.train.engine import Engine
+    from stargan_lib.train.stargan_v2 import StarGANv2Task, load_training_data
     cfg = small_cfg(total_iters=2, ckpt_every=0, batch_size=2)
     data = load_training_data(cfg, preset="smoke")
-    trainer = StarGANv2Trainer(cfg, data, out_dir=tmp_path, progress=False)
+    trainer = StarGANv2Task(cfg, data)
+    engine = Engine(trainer, tmp_path, progress=False)
     fan = trainer.fan
     assert fan is not None and not fan.training
     before = [p.detach().clone() for p in fan.parameters()]
@@ -174,21 +177,21 @@ def test_trainer_runs_the_high_pass_path_with_fan_frozen_and_outside_optimisers_
     calls = []
     real = fan.get_heatmap
     fan.get_heatmap = lambda x, b_preprocess=True: calls.append(len(x)) or real(x, b_preprocess)
-    trainer.fit()
+    engine.run()
     # per iteration: once on the sources, then once per G pass (latent, reference) for the cycle
-    assert len(calls) >= 2 * 3 and trainer.step == 2
+    assert len(calls) >= 2 * 3 and engine.step == 2
     assert all(torch.equal(a, b) for a, b in zip(before, fan.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(buffers, fan.buffers()))   # BatchNorm statistics too
     assert not fan.training
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert not any("fan" in k for k in saved["nets"])
-    assert all(torch.isfinite(torch.tensor(v)).all() for k, v in trainer.history.items() if k != "step")
+    assert all(torch.isfinite(torch.tensor(v)).all() for k, v in engine.history.items() if k != "step")
 
 
 def test_celeba_hq_training_without_wing_ckpt_stops_before_reading_data(tmp_path, monkeypatch):
     """The trainer (and `stargan train`, through check_fan_weights) checks for wing.ckpt first: here the
     data argument is not even a dataset, and the error is still the one about the missing file."""
-    from stargan_lib.train.stargan_v2 import StarGANv2Trainer
+    from stargan_lib.train.stargan_v2 import train
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="download.sh wing"):
-        StarGANv2Trainer(make_config("F", "paper", "celeba_hq", device="cpu"), data=None, progress=False)
+        train(make_config("F", "paper", "celeba_hq", device="cpu"), tmp_path / "run", data=None, progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.losses.stargan_v2 import compute_g_loss
 from stargan_lib.models.stargan_v2 import build_nets
 

@@ -45,7 +45,7 @@ def _tiny_v2_checkpoint(path, letter):
     """A course-format StarGAN v2 checkpoint of a tiny untrained network (32 px, 3 domains)."""
     import torch
 
-    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.models.stargan_v2_config import make_config
     from stargan_lib.models.stargan_v2 import build_nets, ema_copy
     from stargan_lib.train.common import config_dict
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.errors import CheckpointError
 from stargan_lib.models.fan import FAN
 from stargan_lib.models.official_demo import DEMO_PHOTOS, missing_files_message, official_demo

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stargan_lib.data.base import CELEBA_ATTRS, RAFD_EXPRESSIONS, ImageSet
+from stargan_lib.data.datasets import fixed_batch
 from stargan_lib.errors import CheckpointError, ConfigError, TrainingError
 from stargan_lib.models.stargan_v1 import StarGANv1Config
 from stargan_lib.train import stargan_v1 as T
@@ -88,7 +89,7 @@ def test_joint_training_alternates_datasets_and_resumes(tmp_path):
     from stargan_lib.data.datasets import JointLoader
 
     loader = JointLoader(datasets, cfg.batch_size, seed=0, dims=cfg.label_dims)
-    order = [T._next_batch(cfg, loader) for _ in range(4)]
+    order = [T.next_batch(cfg, loader) for _ in range(4)]
     assert [d for d, _, _ in order] == [0, 1, 0, 1]
     assert order[0][2].shape == (4, 5) and order[1][2].shape == (4,) and order[1][2].dtype == torch.int64
     straight = T.train(cfg, tmp_path / "a", sets, progress=False)
@@ -100,7 +101,7 @@ def test_joint_training_alternates_datasets_and_resumes(tmp_path):
 def test_translation_grid_targets(tmp_path):
     cfg = tiny()
     res = T.train(tiny(total_iters=1, sample_every=0), tmp_path, faces(), progress=False)
-    x, y = T.fixed_batch(T.open_training_data(cfg, faces())[0], 3)
+    x, y = fixed_batch(T.open_training_data(cfg, faces())[0], 3)
     grid, names = T.translation_grid(res.nets["G"], cfg, x, y, [CELEBA_ATTRS])
     assert grid.shape == (3, 6, 3, 16, 16) and names == ["input"] + CELEBA_ATTRS
     assert torch.equal(grid[:, 0], x)

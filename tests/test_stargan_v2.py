@@ -8,7 +8,8 @@ import json
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import ABLATION, LETTERS, code_dim, make_config
+from stargan_lib.configs_v2 import ABLATION, LETTERS
+from stargan_lib.models.stargan_v2_config import code_dim, make_config
 from stargan_lib.errors import CheckpointError, ConfigError
 from stargan_lib.models.stargan_v2 import (AdaIN, build_nets, ema_copy, load_official_nets_ema,
                                            param_counts, translate_det, translate_latent,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from stargan_lib.checks.stargan_v2 import (check_adain, check_diversity_loss, check_head_selection,
                                            check_lambda_ds, check_mapping_network, check_r1_penalty,
                                            check_style_reconstruction)
-from stargan_lib.configs_v2 import lambda_ds, make_config
+from stargan_lib.models.stargan_v2_config import lambda_ds, make_config
 from stargan_lib.losses.gan import gradient_penalty
 from stargan_lib.models.stargan_v2 import AdaIN, MappingNetwork
 

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import LETTERS, guides, lambda_ds, make_config
+from stargan_lib.configs_v2 import LETTERS
+from stargan_lib.models.stargan_v2_config import guides, lambda_ds, make_config
 from stargan_lib.data.base import ImageSet
 from stargan_lib.errors import CheckpointError, DataError, TrainingError
 from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss, expected_terms
 from stargan_lib.models.stargan_v2 import build_nets, set_grad_checkpointing
-from stargan_lib.train.stargan_v2 import StarGANv2Trainer, train
+from stargan_lib.train.engine import Engine
+from stargan_lib.train.stargan_v2 import StarGANv2Task, train
 
 
 def toy_data(n: int = 24, size: int = 16, k: int = 3, seed: int = 0) -> ImageSet:
@@ -39,10 +41,10 @@ EXPECTED = {   # (D terms, G terms) per configuration, Table 1
 def test_each_configuration_takes_a_d_and_a_g_step_with_its_terms(letter):
     cfg = smoke(letter)
     torch.manual_seed(0)
-    trainer = StarGANv2Trainer(cfg, toy_data(), progress=False)
+    trainer = StarGANv2Task(cfg, toy_data())
     before = {k: v.detach().clone() for k, v in trainer.nets["generator"].state_dict().items()}
     d_before = trainer.nets["discriminator"].main[0].weight.detach().clone()
-    logs = trainer.train_step()
+    logs = Engine(trainer, progress=False).iteration()
     d_terms, g_terms = EXPECTED[letter]
     assert expected_terms(cfg) == (d_terms, g_terms)
     for guide in guides(cfg):
@@ -105,16 +107,13 @@ def test_lambda_ds_decays_linearly_to_zero():
 
 def test_resume_continues_exactly_including_lambda_ds(tmp_path):
     cfg = smoke("F", total_iters=4, ds_decay_iters=4)
-    straight = StarGANv2Trainer(cfg, toy_data(), progress=False)
-    straight.fit()
+    straight = train(cfg, None, toy_data(), progress=False)
 
-    first = StarGANv2Trainer(cfg, toy_data(), out_dir=tmp_path, progress=False)
-    first.fit(iters=2)
-    first.save()
+    first = train(cfg, tmp_path, toy_data(), progress=False, stop_after=2)
+    assert first.step == 2 and first.iters_run == 2
     torch.manual_seed(12345)                      # the checkpoint's RNG state must win over this
-    resumed = StarGANv2Trainer(cfg, toy_data(), out_dir=tmp_path, progress=False)
-    assert resumed.resume() and resumed.step == 2
-    resumed.fit()
+    resumed = train(cfg, tmp_path, toy_data(), progress=False)
+    assert resumed.step == 4 and resumed.iters_run == 2
 
     for name in straight.nets:
         for k, v in straight.nets[name].state_dict().items():
@@ -131,25 +130,25 @@ def test_resume_continues_exactly_including_lambda_ds(tmp_path):
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path):
-    StarGANv2Trainer(smoke("E"), toy_data(), out_dir=tmp_path, progress=False).save()
-    other = StarGANv2Trainer(smoke("F"), toy_data(), out_dir=tmp_path, progress=False)
+    Engine(StarGANv2Task(smoke("E"), toy_data()), tmp_path, progress=False).save()
+    other = Engine(StarGANv2Task(smoke("F"), toy_data()), tmp_path, progress=False)
     with pytest.raises(CheckpointError, match=r"config: checkpoint='E' vs now='F'.*lambda_ds"):
         other.resume()
 
 
 def test_data_with_another_domain_count_or_size_is_refused():
     with pytest.raises(DataError, match=r"num_domains=3 but .* has 2 domains"):
-        StarGANv2Trainer(smoke("F"), toy_data(k=2), progress=False)
+        StarGANv2Task(smoke("F"), toy_data(k=2))
     with pytest.raises(DataError, match="32 px images but image_size=16"):
-        StarGANv2Trainer(smoke("F"), toy_data(size=32), progress=False)
+        StarGANv2Task(smoke("F"), toy_data(size=32))
 
 
 def test_nan_guard_stops_with_the_step_and_term():
-    trainer = StarGANv2Trainer(smoke("C"), toy_data(), progress=False)
+    trainer = StarGANv2Task(smoke("C"), toy_data())
     with torch.no_grad():
         trainer.nets["discriminator"].main[0].weight.fill_(float("nan"))
     with pytest.raises(TrainingError, match="step 0.*D/det/adv"):
-        trainer.train_step()
+        Engine(trainer, progress=False).iteration()
 
 
 def test_gradient_checkpointing_gives_the_same_gradients():
@@ -171,20 +170,20 @@ def test_gradient_checkpointing_gives_the_same_gradients():
 
 
 def test_bf16_autocast_and_channels_last_run_on_cpu():
-    trainer = StarGANv2Trainer(smoke("F", amp_bf16=True, channels_last=True), toy_data(), progress=False)
-    logs = trainer.train_step()
+    trainer = StarGANv2Task(smoke("F", amp_bf16=True, channels_last=True), toy_data())
+    logs = trainer.train_step(0)
     assert all(np.isfinite(v) for v in logs.values())
 
 
 def test_train_returns_ema_nets_history_and_grids(tmp_path):
-    result = train(smoke("C", total_iters=2), toy_data(), out_dir=tmp_path, progress=False)
+    result = train(smoke("C", total_iters=2), tmp_path, toy_data(), progress=False)
     assert result.step == 2 and result.history["step"] == [1.0, 2.0]
     assert set(result.ema) == {"generator", "domain_embedding"}
-    grids = result.extra["trainer"].grids()
+    grids = result.extra["task"].grids()
     imgs, nrow = grids["det"]
     assert nrow == 4 and imgs.shape == (3 * 4, 3, 16, 16)      # 3 sources x (source + 3 domains)
     # resuming a finished run does nothing more
-    again = train(smoke("C", total_iters=2), toy_data(), out_dir=tmp_path, progress=False)
+    again = train(smoke("C", total_iters=2), tmp_path, toy_data(), progress=False)
     assert again.step == 2 and again.history == result.history
     ema_file = torch.load(tmp_path / "nets_ema.ckpt", weights_only=True)
     assert set(ema_file) == {"generator", "domain_embedding"}

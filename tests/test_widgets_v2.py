@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.data.base import AFHQ_DOMAINS, ImageSet
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.models.stargan_v2 import (build_nets, ema_copy, translate_det, translate_latent,

@@ -6,7 +6,7 @@ runs the experiment notebook once per configuration and writes the table.
 
 One experiment (`prepare` -> `train_configuration` -> `write_grids` -> `evaluate_configuration` ->
 `write_result`, or `run_experiment` for all of them):
-  1. the configuration's StarGAN v2 config at the preset (`configs_v2.make_config`), trained for the
+  1. the configuration's StarGAN v2 config at the preset (`models.stargan_v2_config.make_config`), trained for the
      preset's ablation length (`Preset.ablation.total_iters`), resuming from `<out>/runs/<X>/checkpoint.pt`;
   2. a sample grid of held-out images with the EMA networks (`<out>/<X>.png`; E–F also
      `<X>_reference.png`): one output per domain for A–C, several latent-guided outputs for D–F;

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from stargan_lib.ablation.settings import (DEFAULT_OUT, PAPER_TABLE1, RESULT_FORMAT, SYNTHETIC_SETS, as_preset,
                                           check_dataset, check_manifest, data_root, eval_sizes, experiment_config,
                                           library_version, make_manifest, parse_configs)
-from stargan_lib.configs_v2 import DESCRIPTIONS, StarGANv2Config
+from stargan_lib.configs_v2 import DESCRIPTIONS
+from stargan_lib.models.stargan_v2_config import StarGANv2Config
 from stargan_lib.presets import Preset
 from stargan_lib.threads import use_threads
 from stargan_lib.utils import write_json
@@ -100,7 +101,7 @@ def train_configuration(exp: Experiment, progress: bool = True) -> Any:
 
     result = train_run(exp.cfg, exp.train, exp.run_dir, progress=progress, log=None)
     exp.timings.update(train_s=result.extra["train_s_total"], train_s_this_run=result.seconds,
-                       iters_this_run=result.extra.get("iters_run", 0), step=result.step)
+                       iters_this_run=result.iters_run, step=result.step)
     if result.seconds_per_iter is not None:
         exp.timings["seconds_per_iter"] = result.seconds_per_iter
     return result

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from stargan_lib.configs_v2 import LETTERS, SYNTHETIC, StarGANv2Config, make_config
+from stargan_lib.configs_v2 import LETTERS, SYNTHETIC
+from stargan_lib.models.stargan_v2_config import StarGANv2Config, make_config
 from stargan_lib import paths
 from stargan_lib.errors import ConfigError
 from stargan_lib.presets import Preset, as_preset  # noqa: F401  (as_preset: re-exported)

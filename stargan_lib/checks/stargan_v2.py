@@ -29,8 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stargan_lib.checks._common import call, close, ok, scalar
-from stargan_lib.configs_v2 import lambda_ds as ref_lambda_ds
-from stargan_lib.configs_v2 import make_config
+from stargan_lib.models.stargan_v2_config import lambda_ds as ref_lambda_ds
+from stargan_lib.models.stargan_v2_config import make_config
 from stargan_lib.losses.gan import gradient_penalty
 from stargan_lib.losses.stargan_v2 import compute_g_loss
 from stargan_lib.models.stargan_v2 import AdaIN, Discriminator, MappingNetwork, build_nets

@@ -8,32 +8,19 @@ and `notebooks/02_stargan_v1.ipynb` (the parameter column of the v1 paper's Tabl
   stargan params stargan_v1 --preset paper --datasets faces,expressions   # joint, mask vector
   stargan params cyclegan --preset paper --n-domains 7           # all pairwise CycleGANs for 7 domains
 
-Every config field is also a flag (`--g-conv-dim 32`, ...). Adding a model is one entry in
-`COUNTERS`: `ParamsEntry(config_class, make_config, count)` of "module:attribute" paths.
+Every config field is also a flag (`--g-conv-dim 32`, ...). The models are `train.registry.MODELS`
+(each one's `param_counts`); `EXTRAS` adds a model's own options and figures where it has any.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from stargan_lib.cli.train_cmd import RUN_FOLDER_FIELDS, add_tuple_args, config_from_args, resolve
+from stargan_lib.cli.train_cmd import RUN_FOLDER_FIELDS, add_tuple_args, config_from_args
 from stargan_lib.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class ParamsEntry:
-    """config_class "module:Class"; make_config "module:function" (preset, overrides) -> config;
-    count "module:function" (config, args) -> {network: parameters}; add_args: extra options.
-    `stargan params` (notebooks 01 and 02 count parameters from Python)."""
-
-    config_class: str
-    make_config: str
-    count: str
-    add_args: str | None = None
-    help: str = ""
+from stargan_lib.train.registry import MODELS, check_network_size
 
 
 def cyclegan_counts(cfg: Any, args: argparse.Namespace) -> dict[str, int]:
@@ -83,37 +70,32 @@ def stargan_v2_counts(cfg: Any, args: Any = None) -> dict[str, Any]:
             "image_size": cfg.image_size, "num_domains": cfg.num_domains}
 
 
-# model name -> how to count its parameters. One entry per model.
-COUNTERS: dict[str, ParamsEntry] = {
-    "cyclegan": ParamsEntry("stargan_lib.models.cyclegan:CycleGANConfig",
-                            "stargan_lib.cli.train_cmd:make_cyclegan_config",
-                            "stargan_lib.cli.params_cmd:cyclegan_counts", "stargan_lib.cli.params_cmd:cyclegan_args",
-                            "CycleGAN: one generator / discriminator, and all pairs for k domains"),
-    "stargan_v1": ParamsEntry("stargan_lib.models.stargan_v1:StarGANv1Config",
-                              "stargan_lib.cli.train_cmd:make_stargan_v1_config",
-                              "stargan_lib.cli.params_cmd:stargan_v1_counts",
-                              "stargan_lib.cli.params_cmd:stargan_v1_args",
-                              "StarGAN v1 generator and discriminator"),
-    "stargan_v2": ParamsEntry("stargan_lib.configs_v2:StarGANv2Config",
-                              "stargan_lib.cli.train_cmd:make_stargan_v2_config",
-                              "stargan_lib.cli.params_cmd:stargan_v2_counts", None,
-                              "StarGAN v2 G, F, E, D of configuration --config A..F, --dataset afhq|celeba_hq"),
+# model name -> (counts (config, args) -> JSON dict, extra options of its sub-command or None). A model
+# without an entry prints its `param_counts` and their total.
+EXTRAS: dict[str, tuple[Callable[[Any, argparse.Namespace], dict[str, Any]],
+                        Callable[[argparse.ArgumentParser], None] | None]] = {
+    "cyclegan": (cyclegan_counts, cyclegan_args),
+    "stargan_v1": (stargan_v1_counts, stargan_v1_args),
+    "stargan_v2": (stargan_v2_counts, None),
 }
 
 
 def cmd_params(args: argparse.Namespace) -> int:
     """`stargan params MODEL`: print the parameter counts as JSON (notebooks 01 and 02 show them from Python)."""
-    from stargan_lib.train.common import check_network_size
-
-    entry = COUNTERS[args.model]
-    cfg = config_from_args(resolve(entry.make_config), resolve(entry.config_class), args)
+    model = MODELS[args.model]
+    cfg = config_from_args(model, args)
     check_network_size(cfg)                   # refused before the networks are built, not by the allocator
-    print(json.dumps(resolve(entry.count)(cfg, args)))
+    count = EXTRAS.get(args.model, (None, None))[0]
+    if count is None:
+        counts = model.param_counts(cfg)
+        print(json.dumps({**counts, "total": sum(counts.values())}))
+    else:
+        print(json.dumps(count(cfg, args)))
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `stargan params MODEL` (one sub-command per COUNTERS entry); see `notebooks/01_cyclegan_baseline.ipynb`."""
+    """Add `stargan params MODEL` (one sub-command per `MODELS` entry); see `notebooks/01_cyclegan_baseline.ipynb`."""
     from stargan_lib.cli.dataclass_args import add_dataclass_args
     from stargan_lib.presets import PRESETS
 
@@ -121,13 +103,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "params", help="parameter counts per network (JSON)",
         description="Build a model's networks for a preset (and flags) and print their parameter counts as JSON.")
     models = params.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for name, entry in COUNTERS.items():
-        cls = resolve(entry.config_class)
-        p = models.add_parser(name, help=entry.help, description=entry.help)
+    for name, model in MODELS.items():
+        cls = model.config_class
+        p = models.add_parser(name, help=model.help, description=model.help)
         p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="smoke, course or paper (default: $STARGAN_PRESET or course)")
-        if entry.add_args:
-            resolve(entry.add_args)(p)
+        add_args = EXTRAS.get(name, (None, None))[1]
+        if add_args is not None:
+            add_args(p)
         add_dataclass_args(p, cls, exclude=RUN_FOLDER_FIELDS)      # counting parameters writes no run folder
         add_tuple_args(p, cls)
         p.set_defaults(func=cmd_params)

@@ -14,114 +14,19 @@ comma-separated values (`--datasets faces,expressions`). The run folder has one 
 config field `out_dir` (StarGAN v2) is not a flag of its own; it is set to `--out`, so the checkpoint
 records the folder the run was trained in.
 
-Adding a model is one entry in `TRAINERS` (and, for sampling, one in `SAMPLERS`): a
-`TrainEntry(config_class, make_config, run)` of "module:attribute" paths, imported when used.
+Every model is one entry of `train.registry.MODELS` (its config class, `config_for`, `train`, `sample`).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from stargan_lib.errors import ConfigError
-
-
-def resolve(path: str) -> Any:
-    """"package.module:attribute" -> the attribute (imported on first use)."""
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-@dataclass(frozen=True)
-class TrainEntry:
-    """How the CLI trains one model.
-
-    config_class: "module:Class", the config dataclass (its fields become flags)
-    make_config:  "module:function", (preset name, overrides dict) -> config
-    run:          "module:function", (config, args: argparse.Namespace) -> result with `.step`,
-                  `.checkpoint`, `.seconds_per_iter`, `.history` (or None)
-    """
-
-    config_class: str
-    make_config: str
-    run: str
-    help: str = ""
-
-
-def make_cyclegan_config(preset: str | None, overrides: dict[str, Any]) -> Any:
-    """`stargan train|params cyclegan`: the preset's CycleGANConfig with `overrides`; see notebook 01."""
-    return resolve("stargan_lib.models.cyclegan:config_for")(preset, **overrides)
-
-
-def make_stargan_v1_config(preset: str | None, overrides: dict[str, Any]) -> Any:
-    """`stargan train|params stargan_v1`: the preset's StarGANv1Config with `overrides`; see notebook 02."""
-    return resolve("stargan_lib.models.stargan_v1:config_for")(preset, **overrides)
-
-
-def make_stargan_v2_config(preset: str | None, overrides: dict[str, Any]) -> Any:
-    """`stargan train|params stargan_v2`: `--config X` picks the Table 1 letter (its ABLATION overrides
-    are applied), `--dataset` the DATASETS values; the other flags override fields afterwards.
-    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
-    from stargan_lib.configs_v2 import make_config
-    from stargan_lib.presets import get_preset
-
-    overrides = dict(overrides)
-    letter = overrides.pop("config", "F")
-    dataset = overrides.pop("dataset", None)
-    return make_config(letter, get_preset(preset), dataset, **overrides)
-
-
-def run_cyclegan(cfg: Any, args: argparse.Namespace) -> Any:
-    """`stargan train cyclegan`: train in --out (notebook 01 shows the same from Python)."""
-    from stargan_lib.train.cyclegan import train
-
-    return train(cfg, args.out, preset=args.preset, data_dir=args.data_dir, progress=args.progress)
-
-
-def run_stargan_v1(cfg: Any, args: argparse.Namespace) -> Any:
-    """`stargan train stargan_v1`: train in --out, one or two datasets (notebooks 02, 03 do it from Python)."""
-    from stargan_lib.train.stargan_v1 import train
-
-    dirs = args.data_dir.split(",") if args.data_dir else None
-    return train(cfg, args.out, preset=args.preset, data_dir=dirs, progress=args.progress)
-
-
-def run_stargan_v2(cfg: Any, args: argparse.Namespace) -> Any:
-    """`stargan train stargan_v2 ...` (also under `torchrun --nproc_per_node N`): train and resume in --out.
-    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
-    from stargan_lib.models.fan import check_fan_weights
-    from stargan_lib.train.distributed import cleanup, init_distributed
-    from stargan_lib.train.stargan_v2 import load_training_data, train
-
-    check_fan_weights(cfg)                    # CelebA-HQ's wing.ckpt: say where to get it before loading data
-    ctx = init_distributed(cfg.device)
-    try:
-        data = load_training_data(cfg, args.preset, getattr(args, "data_dir", None))
-        return train(cfg, data, out_dir=args.out, progress=getattr(args, "progress", True), dist=ctx)
-    finally:
-        cleanup(ctx)
-
-
-# model name -> how to train it. One entry per model.
-TRAINERS: dict[str, TrainEntry] = {
-    "cyclegan": TrainEntry("stargan_lib.models.cyclegan:CycleGANConfig",
-                           "stargan_lib.cli.train_cmd:make_cyclegan_config",
-                           "stargan_lib.cli.train_cmd:run_cyclegan", "CycleGAN baseline between two domains"),
-    "stargan_v1": TrainEntry("stargan_lib.models.stargan_v1:StarGANv1Config",
-                             "stargan_lib.cli.train_cmd:make_stargan_v1_config",
-                             "stargan_lib.cli.train_cmd:run_stargan_v1",
-                             "StarGAN v1 (one dataset, or two with the mask vector)"),
-    "stargan_v2": TrainEntry("stargan_lib.configs_v2:StarGANv2Config",
-                             "stargan_lib.cli.train_cmd:make_stargan_v2_config",
-                             "stargan_lib.cli.train_cmd:run_stargan_v2",
-                             "StarGAN v2 Table 1 configuration A..F (--config, --dataset afhq|celeba_hq)"),
-}
+from stargan_lib.train.registry import MODELS, Model, check_network_size, model_of, sample_run
 
 
 # ============================================================================ flags from dataclasses
@@ -139,11 +44,11 @@ def add_tuple_args(parser: argparse.ArgumentParser, cls: type) -> None:
                                                     f"{','.join(map(str, default))}]")
 
 
-def config_from_args(make_config: Callable[[str | None, dict], Any], cls: type, args: argparse.Namespace) -> Any:
-    """The preset's config with the flags the user gave applied on top."""
+def config_from_args(model: Model, args: argparse.Namespace) -> Any:
+    """The preset's config of `model` with the flags the user gave applied on top."""
     from stargan_lib.cli.dataclass_args import dataclass_overrides
 
-    return make_config(args.preset, dataclass_overrides(args, cls))
+    return model.config_for(args.preset, **dataclass_overrides(args, model.config_class))
 
 
 # ============================================================================ train
@@ -177,21 +82,19 @@ def check_train_outputs(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """`stargan train MODEL`: train (or resume) and print a JSON summary (notebook 01 shows the same from Python)."""
     from stargan_lib.cli.dataclass_args import dataclass_overrides
-    from stargan_lib.train.common import check_network_size
-
-    entry = TRAINERS[args.model]
-    cls = resolve(entry.config_class)
-    cfg = config_from_args(resolve(entry.make_config), cls, args)
-    check_decay(cfg, dataclass_overrides(args, cls))
-    check_network_size(cfg)
-    check_train_outputs(args)
     from stargan_lib.data.image_files import bad_image_policy
 
+    model = MODELS[args.model]
+    cfg = config_from_args(model, args)
+    check_decay(cfg, dataclass_overrides(args, model.config_class))
+    check_network_size(cfg)
+    check_train_outputs(args)
     if any(f.name == "out_dir" for f in dataclasses.fields(cfg)):
         cfg = dataclasses.replace(cfg, out_dir=str(args.out))     # one flag, one meaning: --out is the run folder
     print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}")
     with bad_image_policy(args.on_bad):  # --on-bad reaches the real-data loaders the trainer opens
-        result = resolve(entry.run)(cfg, args)
+        result = model.train(cfg, args.out, preset=args.preset, data_dir=getattr(args, "data_dir", None),
+                             progress=getattr(args, "progress", True))
     if result is not None:
         summary = {"model": args.model, "step": getattr(result, "step", None),
                    "checkpoint": str(getattr(result, "checkpoint", "")),
@@ -203,116 +106,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # ============================================================================ sample
-def sample_count(args: argparse.Namespace) -> int:
-    """`--n` of `stargan sample`, the same for every model: a positive number of input images, else a
-    ConfigError (the parser already refuses 0 and negative counts; this covers a Namespace built in Python)."""
-    n = getattr(args, "n", 4)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"--n {n!r}: give a positive number of input images (e.g. --n 4)")
-    return n
-
-
-def sample_cyclegan(path: str, args: argparse.Namespace) -> Path:
-    """Rows [a, G_AB(a), G_BA(G_AB(a))] and [b, G_BA(b), G_AB(G_BA(b))] of held-out images."""
-    from stargan_lib.data.datasets import open_dataset
-    from stargan_lib.train.common import load_run
-    from stargan_lib.train.cyclegan import cycle_grid, fixed_batch, open_domains
-    from stargan_lib.train.engine import save_grid
-
-    run = load_run(path, device=args.device)
-    cfg = run.cfg
-    test = open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size, preset=args.preset)
-    set_a, set_b = open_domains(dataclasses.replace(cfg, batch_size=1, hflip=False), test)
-    n = sample_count(args)
-    (x_a, _), (x_b, _) = fixed_batch(set_a, n), fixed_batch(set_b, n)
-    return save_grid(cycle_grid(run.nets, x_a, x_b), args.out)
-
-
-def sample_stargan_v1(path: str, args: argparse.Namespace) -> Path:
-    """Each held-out image of the first dataset, then its translation to every target label."""
-    from stargan_lib.data.datasets import open_dataset
-    from stargan_lib.train.common import load_run
-    from stargan_lib.train.cyclegan import fixed_batch
-    from stargan_lib.train.engine import save_grid
-    from stargan_lib.train.stargan_v1 import translation_grid
-
-    run = load_run(path, device=args.device)
-    cfg = run.cfg
-    test = open_dataset(cfg.datasets[0], "test", data_dir=args.data_dir, image_size=cfg.image_size,
-                        preset=args.preset)
-    x, y = fixed_batch(test, sample_count(args))
-    label_names = run.state.get("extra", {}).get("label_names") or [list(test.label_names)]
-    grid, names = translation_grid(run.nets["G"], cfg, x, y, label_names)
-    print("columns:", ", ".join(names))
-    return save_grid(grid, args.out)
-
-
-def sample_stargan_v2(path: str, args: argparse.Namespace) -> Path:
-    """`stargan sample checkpoint.pt --out grid.png`: the latent (and reference) grid of held-out images,
-    or the one-output-per-domain grid for A–C, with the EMA networks. Introduced in
-    `notebooks/04_stargan_v2_A_to_C.ipynb`."""
-    import torch
-
-    from stargan_lib.configs_v2 import SYNTHETIC
-    from stargan_lib.train.common import load_run
-    from stargan_lib.train.engine import save_grid
-    from stargan_lib.train.stargan_v2 import DomainImages, sample_grids
-
-    run = load_run(path, getattr(args, "device", "cpu"))
-    cfg, ema = run.cfg, run.ema
-    if getattr(args, "data_dir", None):
-        from stargan_lib.data.datasets import open_dataset, to_imageset
-        test = to_imageset(open_dataset(cfg.dataset, "test", data_dir=args.data_dir, image_size=cfg.image_size))
-    else:
-        from stargan_lib.data.synthetic import make_dataset
-        test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=args.preset)
-    data = DomainImages(test, cfg)
-    n = sample_count(args)
-    dev = next(ema.parameters()).device
-    src = torch.cat([d[: max(1, n // cfg.num_domains)] for d in data.by_domain])[:n]
-    refs = torch.stack([d[-1] for d in data.by_domain])
-    from stargan_lib.models.fan import build_fan
-    fan = build_fan(cfg)                      # None unless the run has CelebA-HQ's high-pass skip
-    grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
-                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed,
-                         fan=fan.to(dev) if fan is not None else None)
-    kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
-    imgs, nrow = grids[kind]
-    out = Path(args.out)
-    save_grid(imgs.cpu().float().clamp(-1, 1), out, nrow=nrow)
-    for other, (im, nr) in grids.items():
-        if other != kind:
-            save_grid(im.cpu().float().clamp(-1, 1), out.with_name(f"{out.stem}_{other}{out.suffix}"), nrow=nr)
-    return out
-
-
-# checkpoint config class -> "module:function" (checkpoint path, args) -> written path. One entry per model.
-SAMPLERS: dict[str, str] = {
-    "CycleGANConfig": "stargan_lib.cli.train_cmd:sample_cyclegan",
-    "StarGANv1Config": "stargan_lib.cli.train_cmd:sample_stargan_v1",
-    "StarGANv2Config": "stargan_lib.cli.train_cmd:sample_stargan_v2",
-}
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
     """`stargan sample CHECKPOINT`: save a grid of held-out translations (notebook 01 shows grids from Python)."""
     from stargan_lib.utils import check_cache_writable, check_output_file, safe_torch_load
 
-    sample_count(args)
     check_output_file(args.out, "--out", "give a PNG file path you can write")
     if not getattr(args, "data_dir", None):
         check_cache_writable()                    # the held-out synthetic set is cached
 
     state = safe_torch_load(args.checkpoint)
     kind = state.get("config_class") if isinstance(state, dict) else None
-    if kind not in SAMPLERS:
+    if not isinstance(kind, str) or model_of(kind) is None:
+        known = sorted(m.config_class.__name__ for m in MODELS.values())
         raise ConfigError(f"{args.checkpoint} is not a course training checkpoint of a model that can be sampled "
-                          f"(config class {kind!r}; known: {sorted(SAMPLERS)}). Pass the checkpoint.pt a "
+                          f"(config class {kind!r}; known: {known}). Pass the checkpoint.pt a "
                           "`stargan train` run wrote")
     from stargan_lib.data.image_files import bad_image_policy
 
     with bad_image_policy(args.on_bad):
-        out = resolve(SAMPLERS[kind])(args.checkpoint, args)
+        out = sample_run(args.checkpoint, args.out, n=getattr(args, "n", 4), preset=args.preset,
+                         data_dir=getattr(args, "data_dir", None), device=getattr(args, "device", "cpu"))
     print(f"wrote {out}")
     return 0
 
@@ -328,9 +141,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model on the synthetic data of a preset (or real data with --data-dir). Running the "
                     "same command again resumes from OUT/checkpoint.pt; a different configuration is refused.")
     models = train.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for name, entry in TRAINERS.items():
-        cls = resolve(entry.config_class)
-        p = models.add_parser(name, help=entry.help, description=f"Train {name}. {entry.help}.")
+    for name, model in MODELS.items():
+        cls = model.config_class
+        p = models.add_parser(name, help=model.help, description=f"Train {name}. {model.help}.")
         p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="smoke, course or paper (default: $STARGAN_PRESET or course)")
         p.add_argument("--out", required=True, help="run folder: checkpoint.pt, samples/")

@@ -8,7 +8,7 @@ Item interfaces (the same for synthetic `ImageSet`s and for the real loaders of 
 
 - binary-attribute sets (faces / CelebA):                 `(x, c)`   x (3, H, W) float in [-1, 1], c (K,) float32 0/1
 - domain sets (expressions / RaFD, animals / AFHQ, faces_gender / CelebA-HQ): `(x, y)` y int64
-- joint CelebA + RaFD (`JointLoader`) batches:            `(x, c_tilde, dataset_index)`, c_tilde = [c1, c2, m]
+- joint CelebA + RaFD (`JointLoader`) batches:            `(dataset_index, x, y)`, y that dataset's own labels
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from stargan_lib.data.base import (AFHQ_DOMAINS, CELEBA_ATTRS, CELEBA_HQ_DOMAINS, RAFD_EXPRESSIONS, ImageSet,
                                    to_tensor_image)
@@ -130,6 +130,38 @@ def domain_indices(labels: Any, n_domains: int, per_domain: int | None = None, l
     if per_domain is not None:
         groups = [g[max(0, len(g) - per_domain):] if last else g[:per_domain] for g in groups]
     return np.concatenate(groups).astype(np.int64) if groups else np.zeros(0, np.int64)
+
+
+def pair_indices(labels: Any, label_names: Sequence[str], label_kind: str, domain: str, other: str) -> np.ndarray:
+    """Indices of the images of `domain` in a two-domain pair (`domain`, `other`), as CycleGAN splits one
+    labelled set: for binary attributes, those with `domain` on and `other` off (so the two domains do not
+    overlap); for one-hot labels, those of class `domain`.
+
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
+    """
+    names = list(label_names)
+    for d in (domain, other):
+        if d not in names:
+            raise ConfigError(f"domain {d!r} is not a label of this dataset; choose domain_a/domain_b from {names}")
+    labels = np.asarray(labels)
+    if label_kind == "binary":
+        return np.flatnonzero((labels[:, names.index(domain)] > 0.5) & (labels[:, names.index(other)] < 0.5))
+    return np.flatnonzero(labels == names.index(domain))
+
+
+def fixed_batch(dataset: Dataset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `n` images and labels of `dataset` (a torch Dataset of (x, y), or a `Subset` of one), without
+    its random flip: the fixed inputs of sample grids. Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
+    base = dataset.dataset if isinstance(dataset, Subset) else dataset
+    flip = getattr(base, "flip", False)
+    try:
+        if flip:
+            base.flip = False
+        items = [dataset[i] for i in range(min(n, len(dataset)))]
+    finally:
+        if flip:
+            base.flip = flip
+    return torch.stack([x for x, _ in items]), torch.stack([torch.as_tensor(y) for _, y in items])
 
 
 def domain_arrays(data: Any, split: str = "train", progress: bool = False) -> tuple[list[str], list[np.ndarray], str]:
@@ -321,11 +353,14 @@ def split_unified_label(c_tilde: torch.Tensor, dims: Sequence[int] = (5, 8)) -> 
 
 
 class JointLoader:
-    """Alternates batches of several datasets (CelebA, RaFD) with unified labels: yields (x, c_tilde, i).
+    """Alternates batches of several datasets (CelebA, RaFD): yields (i, x, y), the dataset index, its
+    images and its own labels (binary attributes, or class indices).
 
     Step 0 is a batch of dataset 0, step 1 of dataset 1, and so on (the v1 paper's training
     alternates between CelebA and RaFD). Each dataset has its own `InfiniteLoader`, seeded
-    `seed + i`. dims defaults to each dataset's number of labels (5 and 8 for the paper's setting).
+    `seed + i`. dims defaults to each dataset's number of labels (5 and 8 for the paper's setting);
+    the unified label c̃ = [c1, c2, m] is built once, where G reads it (`make_unified_label`, through
+    `models.stargan_v1.generator_label`).
     """
 
     def __init__(self, datasets: Sequence[Dataset], batch_size: int, seed: int = 0,
@@ -351,7 +386,7 @@ class JointLoader:
     def __iter__(self) -> "JointLoader":
         return self
 
-    def __next__(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __next__(self) -> tuple[int, torch.Tensor, torch.Tensor]:
         i = self.step % len(self.loaders)
         x, c = next(self.loaders[i])
         if self._shape is None:
@@ -361,7 +396,7 @@ class JointLoader:
                             f"{tuple(x.shape[1:])} but the other dataset {self._shape}; load both with the "
                             "same image_size")
         self.step += 1
-        return x, make_unified_label(c, i, self.dims), i
+        return i, x, c
 
     def state_dict(self) -> dict[str, Any]:
         return {"step": self.step, "loaders": [ld.state_dict() for ld in self.loaders]}
@@ -448,6 +483,7 @@ def open_dataset(name: str, split: str = "train", data_dir: str | Path | None = 
 
 __all__ = [
     "ImageSetDataset", "InfiniteLoader", "JointLoader", "make_unified_label", "split_unified_label",
-    "domain_groups", "domain_indices", "domain_arrays", "domain_train_test", "open_dataset", "to_imageset",
+    "domain_groups", "domain_indices", "pair_indices", "fixed_batch", "domain_arrays", "domain_train_test",
+    "open_dataset", "to_imageset",
     "CelebADataset", "FolderDataset", "RealImageDataset", "DATASETS",
 ]

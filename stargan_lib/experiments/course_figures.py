@@ -12,11 +12,13 @@ Layer: experiments. Introduced in `notebooks/01_cyclegan_baseline.ipynb`, sectio
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
+from stargan_lib.data.datasets import domain_indices
 from stargan_lib.presets import Preset, as_preset
 
 SINGLE = ("Black", "Blond", "Brown", "Gender", "Aged")
@@ -89,14 +91,9 @@ def v2_indices(test_set: Any, preset: Any) -> dict[str, np.ndarray]:
     (04's grids); "div": the first min(eval_sources, 5) (05's diversity sources); "show1": the first one
     (05's grids); "ref": the last four of each domain (05's references)."""
     p = as_preset(preset)
-    labels = np.asarray(test_set.labels)
-    domains = range(len(test_set.label_names))
-
-    def first(n: int) -> np.ndarray:
-        return np.concatenate([np.flatnonzero(labels == k)[:n] for k in domains])
-
+    first = partial(domain_indices, test_set.labels, len(test_set.label_names))
     return {"eval": first(p.eval_sources), "show": first(2), "div": first(min(p.eval_sources, 5)), "show1": first(1),
-            "ref": np.concatenate([np.flatnonzero(labels == k)[-4:] for k in domains])}
+            "ref": first(4, last=True)}
 
 
 N_OUT = 10                   # notebook 05: latent-guided outputs per source for the diversity score (paper: 10)

@@ -174,16 +174,9 @@ def train_course_run(name: str, preset: Any, progress: bool = True,
         commits.append(commit)
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
-    model = RUNS[name].model
-    if model == "stargan_v2":
-        from stargan_lib.train.stargan_v2 import load_training_data, train
-        result = train(cfg, load_training_data(cfg, p.name), out_dir=out, resume=True, progress=progress)
-    elif model == "stargan_v1":
-        from stargan_lib.train.stargan_v1 import train
-        result = train(cfg, out, preset=p.name, progress=progress)
-    else:
-        from stargan_lib.train.cyclegan import train
-        result = train(cfg, out, preset=p.name, progress=progress)
+    from stargan_lib.train.registry import MODELS
+
+    result = MODELS[RUNS[name].model].train(cfg, out, preset=p.name, progress=progress)
     spent += time.perf_counter() - t0
     write_json(spent_path, {"seconds": spent, "step": result.step, "commits": commits})
     record = {"name": name, "preset": p.name, "step": int(result.step), "total_iters": int(cfg.total_iters),

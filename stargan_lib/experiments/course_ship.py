@@ -31,8 +31,8 @@ from stargan_lib.presets import as_preset
 from stargan_lib.experiments.course_runs import (RUNS, check_name, config_hash, git_commit, long_config, run_dir,
                                                  run_state, short_config)
 from stargan_lib.paths import package_dir
-from stargan_lib.train.common import (RESUMABLE_FIELDS, LoadedRun, build_run_nets, config_dict, config_diff,
-                                      config_from_dict, load_run)
+from stargan_lib.train.common import RESUMABLE_FIELDS, config_dict, config_diff, config_from_dict
+from stargan_lib.train.registry import LoadedRun, build_run_nets, load_run
 from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_state_dict_checked, read_json_object,
                                safe_torch_load, write_json)
 

@@ -12,10 +12,10 @@ import torch
 import torch.nn as nn
 
 from stargan_lib.data.base import ImageSet
+from stargan_lib.data.datasets import pair_indices
 from stargan_lib.errors import ConfigError
 from stargan_lib.metrics.oracle_metrics import score_edit
 from stargan_lib.models.cyclegan import CycleGANConfig, translate
-from stargan_lib.train.cyclegan import domain_indices
 
 
 @torch.no_grad()
@@ -23,7 +23,7 @@ def evaluate_cyclegan(nets: dict[str, nn.Module], cfg: CycleGANConfig, imageset:
                       batch_size: int = 256, seed: int = 0) -> dict[str, dict[str, float]]:
     """Oracle scores of both directions on held-out images of a binary-attribute set (faces).
 
-    "A->B": the images of domain A (see `domain_indices`) translated by G_AB, whose target is the
+    "A->B": the images of domain A (see `pair_indices`) translated by G_AB, whose target is the
     same labels with domain_a switched off and domain_b on; "B->A" likewise with G_BA.
     Each entry is a `score_edit` dict. Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
     """
@@ -34,7 +34,7 @@ def evaluate_cyclegan(nets: dict[str, nn.Module], cfg: CycleGANConfig, imageset:
     out = {}
     directions = (("A->B", cfg.domain_a, cfg.domain_b, "G_AB"), ("B->A", cfg.domain_b, cfg.domain_a, "G_BA"))
     for key, src, dst, gen in directions:
-        idx = domain_indices(imageset.labels, names, "binary", src, dst)
+        idx = pair_indices(imageset.labels, names, "binary", src, dst)
         if len(idx) == 0:
             continue
         x, y = imageset.subset(idx).tensors()

@@ -5,7 +5,7 @@ Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb` (`train_configuration`, `me
 experiment (`stargan_lib.ablation.experiment`) trains through `train_run` too, so a notebook run and
 an ablation run train, resume and time a configuration the same way.
 
-- `configuration(letter, preset, ...)`: the configuration's config at the preset (`configs_v2.make_config`),
+- `configuration(letter, preset, ...)`: the configuration's config at the preset (`models.stargan_v2_config.make_config`),
   optionally for another number of iterations;
 - `run_dir(results, cfg)`: its run folder, named by a hash of everything that defines the run
   except its length, so a longer run of the same configuration resumes the shorter one;
@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from stargan_lib.configs_v2 import StarGANv2Config, make_config
+from stargan_lib.models.stargan_v2_config import StarGANv2Config, make_config
 from stargan_lib.errors import ConfigError
 from stargan_lib.train.common import RESUMABLE_FIELDS
 from stargan_lib.utils import device_of, params_key, read_json_object, seed_everything, write_json
@@ -79,8 +79,8 @@ def train_run(cfg: StarGANv2Config, data: Any, out_dir: str | Path, retrain: boo
     if retrain:
         shutil.rmtree(out, ignore_errors=True)
     seed_everything(cfg.seed)
-    result = train(cfg, data, out_dir=out, resume=True, progress=progress)
-    ran = result.extra.get("iters_run", 0)
+    result = train(cfg, out, data, progress=progress)
+    ran = result.iters_run
     spent = (read_json_object(out / TRAIN_TIME) or {}).get("seconds", 0.0)
     if ran:
         spent += result.seconds

@@ -51,7 +51,7 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from stargan_lib.configs_v2 import StarGANv2Config, guides, lambda_ds
+from stargan_lib.models.stargan_v2_config import StarGANv2Config, guides, lambda_ds
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.gan import d_adv_loss, g_adv_loss, gradient_penalty
 from stargan_lib.models.stargan_v2 import label_code, latent_code, reference_code, source_code

@@ -440,7 +440,7 @@ def stargan_v2_fns(nets: Any, fan: Any = None) -> dict[str, Fn | None]:
     None to build it from `nets.cfg.wing_path` (`stargan_lib.models.fan.build_fan`, which says where
     to get `wing.ckpt` when it is absent).
     """
-    from stargan_lib.configs_v2 import guides
+    from stargan_lib.models.stargan_v2_config import guides
     from stargan_lib.models import stargan_v2 as v2
 
     masks_of = hpf_masks_fn(nets.cfg, fan)
@@ -477,7 +477,7 @@ def _course_v2_config(state: Any, path: Any) -> Any:
     """The validated StarGANv2Config stored in a course checkpoint dict (clear errors otherwise)."""
     import dataclasses
 
-    from stargan_lib.configs_v2 import StarGANv2Config, validate
+    from stargan_lib.models.stargan_v2_config import StarGANv2Config, validate
     from stargan_lib.errors import CheckpointError
     from stargan_lib.train.common import config_from_dict
 

@@ -27,13 +27,14 @@ import torch
 import torch.nn as nn
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.models.common import residual_output
+from stargan_lib.models.common import residual_output, run_settings
 from stargan_lib.utils import MAX_IMAGE_SIZE, check_fields, check_run_lengths, count_parameters, field_range
 
 
 # ============================================================================ configuration
 @dataclass(frozen=True)
-class CycleGANConfig:
+class CycleGANConfig(run_settings(total_iters=200_000, batch_size=1, seed=0, log_every=10, sample_every=1000,
+                                 beta1=0.5, beta2=0.999, decay_iters=100_000)):
     """CycleGAN hyper-parameters; the defaults are the paper's (Sec. 4 and appendix 7).
 
     Deviation: the paper counts epochs (100 at the initial learning rate, 100 decaying linearly to 0,
@@ -65,23 +66,8 @@ class CycleGANConfig:
         "help": "identity loss weight, relative to lambda_cyc (0 switches the identity loss off)"})
     pool_size: int = field(default=50, metadata={
         **field_range("count0"), "help": "image pool: D sees a history of this many fakes (0: off)"})
-    # --- optimisation
-    batch_size: int = field(default=1, metadata={**field_range("count"), "help": "images per batch"})
+    # --- optimisation (batch_size, beta1, beta2, total_iters, decay_iters, hflip and the run fields: run_settings)
     lr: float = field(default=2e-4, metadata={**field_range("positive"), "help": "Adam learning rate (G and D)"})
-    beta1: float = field(default=0.5, metadata={**field_range("beta"), "help": "Adam beta1"})
-    beta2: float = field(default=0.999, metadata={**field_range("beta"), "help": "Adam beta2"})
-    total_iters: int = field(default=200_000, metadata={**field_range("count"), "help": "training iterations"})
-    decay_iters: int = field(default=100_000, metadata={**field_range("count0"),
-        "help": "the learning rate decays linearly to 0 over this many last iterations"})
-    hflip: bool = field(default=True, metadata={"help": "random horizontal flips (p = 0.5) as augmentation"})
-    # --- run
-    seed: int = field(default=0, metadata={"help": "random seed"})
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
-    log_every: int = field(default=10, metadata={**field_range("count0"), "help": "record losses every N iterations"})
-    sample_every: int = field(default=1000, metadata={
-        **field_range("count0"), "help": "save a grid of fixed samples every N iterations"})
-    ckpt_every: int = field(default=10_000, metadata={
-        **field_range("count0"), "help": "write a checkpoint every N iterations"})
 
     def __post_init__(self) -> None:
         check_fields(self)              # every number finite and in its field's range (NaN, negative rates ...)

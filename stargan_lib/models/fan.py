@@ -45,7 +45,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from stargan_lib.configs_v2 import WING_DEFAULT, WING_RANDOM, StarGANv2Config
+from stargan_lib.configs_v2 import WING_DEFAULT, WING_RANDOM
+from stargan_lib.models.stargan_v2_config import StarGANv2Config
 from stargan_lib.errors import CheckpointError, ConfigError
 from stargan_lib.utils import load_state_dict_checked, safe_torch_load
 

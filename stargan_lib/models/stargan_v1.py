@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from stargan_lib.errors import ConfigError
-from stargan_lib.models.common import residual_output
+from stargan_lib.models.common import residual_output, run_settings
 from stargan_lib.utils import (MAX_IMAGE_SIZE, check_fields, check_run_lengths, count_parameters, field_range,
                                load_state_dict_checked, safe_torch_load)
 
@@ -43,10 +43,13 @@ DATASET_LABEL_KIND = {"faces": "binary", "expressions": "domain", "animals": "do
 
 # ============================================================================ configuration
 @dataclass(frozen=True)
-class StarGANv1Config:
+class StarGANv1Config(run_settings(total_iters=200_000, batch_size=16, seed=0, log_every=10, sample_every=1000,
+                                  beta1=0.5, beta2=0.999, decay_iters=100_000)):
     """StarGAN v1 hyper-parameters; the defaults are the paper's (Sec. 3, 4, 5.3, appendix 7.2).
 
-    Use `config_for(preset, **overrides)` to get the smoke / course / paper variant.
+    Use `config_for(preset, **overrides)` to get the smoke / course / paper variant. The run and optimiser
+    fields shared with the other models come from `run_settings`; here `total_iters` counts D updates
+    (one per iteration; G is updated every `n_critic` of them).
     """
 
     # --- data and labels
@@ -77,26 +80,11 @@ class StarGANv1Config:
         **field_range("nonneg"), "help": "weight of the WGAN gradient penalty"})
     lambda_id: float = field(default=0.0, metadata={**field_range("nonneg"),
         "help": "course deviation: weight of an identity loss ||x - G(x, c')||_1 (paper: 0, no such term)"})
-    # --- optimisation (Sec. 5.3)
-    batch_size: int = field(default=16, metadata={**field_range("count"), "help": "images per batch"})
+    # --- optimisation (Sec. 5.3; batch_size, beta1, beta2, total_iters, decay_iters, hflip and the run fields:
+    #     run_settings)
     g_lr: float = field(default=1e-4, metadata={**field_range("positive"), "help": "Adam learning rate of G"})
     d_lr: float = field(default=1e-4, metadata={**field_range("positive"), "help": "Adam learning rate of D"})
-    beta1: float = field(default=0.5, metadata={**field_range("beta"), "help": "Adam beta1"})
-    beta2: float = field(default=0.999, metadata={**field_range("beta"), "help": "Adam beta2"})
     n_critic: int = field(default=5, metadata={**field_range("count"), "help": "D updates per G update"})
-    total_iters: int = field(default=200_000, metadata={
-        **field_range("count"), "help": "training iterations (D updates)"})
-    decay_iters: int = field(default=100_000, metadata={**field_range("count0"),
-        "help": "the learning rates decay linearly to 0 over this many last iterations"})
-    hflip: bool = field(default=True, metadata={"help": "random horizontal flips (p = 0.5) as augmentation"})
-    # --- run
-    seed: int = field(default=0, metadata={"help": "random seed"})
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
-    log_every: int = field(default=10, metadata={**field_range("count0"), "help": "record losses every N iterations"})
-    sample_every: int = field(default=1000, metadata={
-        **field_range("count0"), "help": "save a grid of fixed samples every N iterations"})
-    ckpt_every: int = field(default=10_000, metadata={
-        **field_range("count0"), "help": "write a checkpoint every N iterations"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))      # frozen: normalise once

@@ -47,8 +47,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from stargan_lib.configs_v2 import (DATASETS, StarGANv2Config, base_dim, code_dim, d_downsample,
-                                    g_downsample, make_config, validate)
+from stargan_lib.configs_v2 import DATASETS
+from stargan_lib.models.stargan_v2_config import (StarGANv2Config, base_dim, code_dim, d_downsample, g_downsample,
+                                                  make_config, validate)
 from stargan_lib.errors import CheckpointError, ConfigError
 from stargan_lib.utils import count_parameters, load_state_dict_checked, safe_torch_load
 

@@ -1,5 +1,5 @@
 """What every trainer in the course shares: checkpoints that resume exactly, LR schedules as
-functions of the step, the NaN guard, and `load_run` for any model's course checkpoint.
+functions of the step, the NaN guard (`load_run` for any model's checkpoint is in `train.registry`).
 
 Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the training engine (`train.engine`) and the
 three models' trainers use all of it.
@@ -17,9 +17,9 @@ from typing import Any, Mapping
 
 import torch
 
-from stargan_lib.errors import CheckpointError, ConfigError, TrainingError
-from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_state_dict_checked, resolve_device,
-                               rng_state, safe_torch_load, set_rng_state)
+from stargan_lib.errors import CheckpointError, TrainingError
+from stargan_lib.utils import (atomic_torch_save, check_finite_weights, load_state_dict_checked, rng_state,
+                               safe_torch_load, set_rng_state)
 
 CHECKPOINT = "checkpoint.pt"          # the run's checkpoint inside its out_dir
 # Config fields that may differ between a run and its resume: how long it trains, where and how often it
@@ -146,111 +146,5 @@ def clean_stale_tmp(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
     return stale
 
 
-# config class name -> (module, config class, function building the networks). One entry per model.
-RUN_KINDS: dict[str, tuple[str, str, str]] = {
-    "CycleGANConfig": ("stargan_lib.models.cyclegan", "CycleGANConfig", "build_nets"),
-    "StarGANv1Config": ("stargan_lib.models.stargan_v1", "StarGANv1Config", "build_nets"),
-    "StarGANv2Config": ("stargan_lib.models.stargan_v2", "StarGANv2Config", "build_nets"),
-}
-
-
-# The most numbers (parameters and buffers) the networks of one configuration may hold: 2**30 float32 are
-# 4 GiB, and training needs several times that (gradients, two Adam moments, EMA copies, activations).
-MAX_NETWORK_NUMBERS = 2 ** 30
-
-
-def network_numbers(cfg: Any) -> int | None:
-    """How many numbers (parameters and buffers) the networks of `cfg` hold, counted on the meta device
-    (nothing is allocated); None for a config of no known model or one whose networks cannot be built there."""
-    import importlib
-    import itertools
-
-    kind = RUN_KINDS.get(type(cfg).__name__)
-    if kind is None:
-        return None
-    build = getattr(importlib.import_module(kind[0]), kind[2])
-    try:
-        with torch.device("meta"):
-            nets = build(cfg)
-    except Exception:  # a size error is the real constructor's to report, with its own message
-        return None
-    return sum(t.numel() for net in nets.values() for t in itertools.chain(net.parameters(), net.buffers()))
-
-
-def check_network_size(cfg: Any, limit: int = MAX_NETWORK_NUMBERS) -> None:
-    """Refuse, before anything is allocated, a configuration whose networks cannot be allocated (a
-    ConfigError naming the size settings). The trainers and `stargan train|params` call it.
-
-    Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
-    n = network_numbers(cfg)
-    if n is None or n <= limit:
-        return
-    words = ("size", "dim", "downsample", "repeat", "ngf", "ndf", "blocks", "layers", "bottleneck", "mapping")
-    sizes = ", ".join(f"{f.name}={getattr(cfg, f.name)}" for f in dataclasses.fields(cfg)
-                      if isinstance(getattr(cfg, f.name), int) and not isinstance(getattr(cfg, f.name), bool)
-                      and any(w in f.name for w in words))
-    raise ConfigError(f"{type(cfg).__name__}: these networks would hold {n:,} numbers ({n * 4 / 2 ** 30:,.0f} GiB "
-                      f"of float32 weights, several times that to train), more than the {limit:,} that can be "
-                      f"allocated. Lower the size settings ({sizes}): a smaller image_size, fewer channels, or "
-                      "(StarGAN v2) d_downsample / g_downsample 0 so that they follow image_size")
-
-
-@dataclasses.dataclass
-class LoadedRun:
-    """What `load_run` returns: the run's config, its networks (eval mode), the EMA networks (StarGAN
-    v2; None otherwise) and the whole checkpoint dict (step, history, extra ...). Introduced in
-    `notebooks/01_cyclegan_baseline.ipynb`."""
-
-    cfg: Any
-    nets: Any
-    ema: Any
-    state: dict[str, Any]
-
-
-def build_run_nets(cfg: Any) -> tuple[dict[str, torch.nn.Module], Any]:
-    """Untrained networks of a config of any model (`RUN_KINDS`), and their EMA copies (StarGAN v2; None
-    for the others). `load_run` and the shipped course runs (`experiments.course_ship`) build with it."""
-    import importlib
-
-    module_name, _, build_name = RUN_KINDS[type(cfg).__name__]
-    module = importlib.import_module(module_name)
-    nets = getattr(module, build_name)(cfg)
-    return nets, (module.ema_copy(nets) if type(cfg).__name__ == "StarGANv2Config" else None)
-
-
-def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite: bool = True) -> LoadedRun:
-    """Rebuild the config and networks of any model's course checkpoint (`<out_dir>/checkpoint.pt`).
-
-    The networks are in eval mode on `device`. Non-finite weights are refused with a clear error
-    (`check_finite=False` skips that check). Introduced in `notebooks/01_cyclegan_baseline.ipynb`;
-    `stargan sample` and notebooks 02-05 use it to reload a finished run.
-    """
-    import importlib
-
-    state = read_checkpoint(path)
-    kind = state.get("config_class")
-    if kind not in RUN_KINDS:
-        raise CheckpointError(f"{path} holds a {kind!r} run; known models: {sorted(RUN_KINDS)}")
-    module_name, cls_name, _ = RUN_KINDS[kind]
-    cfg = config_from_dict(getattr(importlib.import_module(module_name), cls_name), state["config"])
-    if kind == "StarGANv2Config":
-        from stargan_lib.configs_v2 import validate
-
-        cfg = validate(cfg)
-    nets, ema = build_run_nets(cfg)
-    for name, net in (ema or {}).items():
-        load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
-        net.to(resolve_device(device)).eval()
-    for name, net in nets.items():
-        load_state_dict_checked(net, state["nets"].get(name), f"{path}[{name}]")
-        net.to(resolve_device(device)).eval()
-    if check_finite:
-        check_finite_weights({**nets, **{f"ema_{k}": v for k, v in (ema or {}).items()}}, str(path))
-    return LoadedRun(cfg, nets, ema, state)
-
-
-__all__ = ["CHECKPOINT", "LoadedRun", "MAX_NETWORK_NUMBERS", "RESUMABLE_FIELDS", "build_run_nets", "check_finite",
-           "check_network_size", "clean_stale_tmp",
-           "config_dict", "config_diff", "network_numbers",
-           "config_from_dict", "load_checkpoint", "load_run", "load_state_dict_checked",
-           "read_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT", "RESUMABLE_FIELDS", "check_finite", "clean_stale_tmp", "config_dict", "config_diff",
+           "config_from_dict", "load_checkpoint", "load_state_dict_checked", "read_checkpoint", "save_checkpoint"]

@@ -14,43 +14,30 @@ pools, history), `history.csv` and `samples/step_XXXXXX.png` (rows: real A, G_AB
 G_BA(G_AB(A)); then the same for B). Calling `train` again with the same `out_dir` resumes.
 
 The loop, checkpoints, history and samples are the engine's (`stargan_lib.train.engine`); this
-module supplies the data, the networks and one iteration (`CycleGANTask`). `fixed_batch` is reused
-by the StarGAN v1 trainer.
+module supplies the data, the networks and one iteration (`CycleGANTask`); the data helpers
+(`pair_indices`, `fixed_batch`) are `stargan_lib.data`'s.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import Dataset, Subset
 
 from stargan_lib.data.base import ImageSet
+from stargan_lib.data.datasets import ImageSetDataset, InfiniteLoader, fixed_batch, open_dataset, pair_indices
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.cyclegan import ImagePool, compute_d_loss, compute_g_loss, translate
 from stargan_lib.models.cyclegan import CycleGANConfig, build_nets
-from stargan_lib.train.engine import Engine, TrainResult, TrainTask, decay_lr, optimizer_update, save_grid
+from stargan_lib.train.engine import TrainResult, TrainTask, decay_lr, optimizer_update, run_task, save_grid
 from stargan_lib.utils import resolve_device, seed_everything
 
 
 # ============================================================================ data
-def domain_indices(labels: np.ndarray, label_names: Sequence[str], label_kind: str,
-                   domain: str, other: str) -> np.ndarray:
-    """Indices of the images of `domain`: for binary attributes, those with `domain` on and `other`
-    off (so the two domains do not overlap); for one-hot labels, those of class `domain`."""
-    names = list(label_names)
-    for d in (domain, other):
-        if d not in names:
-            raise ConfigError(f"domain {d!r} is not a label of this dataset; choose domain_a/domain_b from {names}")
-    labels = np.asarray(labels)
-    if label_kind == "binary":
-        return np.flatnonzero((labels[:, names.index(domain)] > 0.5) & (labels[:, names.index(other)] < 0.5))
-    return np.flatnonzero(labels == names.index(domain))
-
-
 def open_domains(cfg: CycleGANConfig, data: Dataset | ImageSet | Sequence[Dataset | ImageSet] | None = None, *,
                  preset: str | None = None, data_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
     """The two domain datasets (A, B).
@@ -59,8 +46,6 @@ def open_domains(cfg: CycleGANConfig, data: Dataset | ImageSet | Sequence[Datase
     `cfg.domain_b`; by default the synthetic `cfg.dataset` of `preset` (its `train_size` images) or the real one in
     `data_dir`.
     """
-    from stargan_lib.data.datasets import ImageSetDataset, open_dataset
-
     if data is None:
         data = open_dataset(cfg.dataset, "train", data_dir=data_dir, image_size=cfg.image_size, flip=cfg.hflip,
                             preset=preset)
@@ -71,7 +56,7 @@ def open_domains(cfg: CycleGANConfig, data: Dataset | ImageSet | Sequence[Datase
     else:
         full = ImageSetDataset(data, flip=cfg.hflip) if isinstance(data, ImageSet) else data
         kind = getattr(full, "label_kind", "binary")
-        pair = [Subset(full, domain_indices(full.labels, full.label_names, kind, a, b).tolist())
+        pair = [Subset(full, pair_indices(full.labels, full.label_names, kind, a, b).tolist())
                 for a, b in ((cfg.domain_a, cfg.domain_b), (cfg.domain_b, cfg.domain_a))]
     for name, ds in zip((cfg.domain_a, cfg.domain_b), pair):
         if len(ds) < cfg.batch_size:
@@ -82,24 +67,6 @@ def open_domains(cfg: CycleGANConfig, data: Dataset | ImageSet | Sequence[Datase
             raise ConfigError(f"domain {name!r} has images of shape {tuple(x0.shape)} but image_size="
                               f"{cfg.image_size}; render/load the data at {cfg.image_size} px")
     return pair[0], pair[1]
-
-
-def _base(dataset: Dataset) -> Dataset:
-    return dataset.dataset if isinstance(dataset, Subset) else dataset
-
-
-def fixed_batch(dataset: Dataset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `n` images and labels of `dataset`, without augmentation (for sample grids)."""
-    base = _base(dataset)
-    flip = getattr(base, "flip", False)
-    try:
-        if flip:
-            base.flip = False
-        items = [dataset[i] for i in range(min(n, len(dataset)))]
-    finally:
-        if flip:
-            base.flip = flip
-    return torch.stack([x for x, _ in items]), torch.stack([torch.as_tensor(y) for _, y in items])
 
 
 # ============================================================================ grids
@@ -132,10 +99,9 @@ class CycleGANTask(TrainTask):
     postfix_keys = ("G/adv", "G/cyc", "D/loss")
 
     def __init__(self, cfg: CycleGANConfig, set_a: Dataset, set_b: Dataset, n_fixed: int = 4):
-        from stargan_lib.data.datasets import InfiniteLoader
-
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
+        self.label_names = [[cfg.domain_a, cfg.domain_b]]
         (self.xa_fixed, _), (self.xb_fixed, _) = fixed_batch(set_a, n_fixed), fixed_batch(set_b, n_fixed)
         self.nets = {k: v.to(self.device) for k, v in build_nets(cfg).items()}
         betas = (cfg.beta1, cfg.beta2)
@@ -187,7 +153,7 @@ class CycleGANTask(TrainTask):
                           out_dir / "samples" / f"step_{step:06d}.png")]
 
 
-def train(cfg: CycleGANConfig, out_dir: str | Path,
+def train(cfg: CycleGANConfig, out_dir: str | Path | None,
           data: Dataset | ImageSet | Sequence[Dataset | ImageSet] | None = None, *,
           preset: str | None = None, data_dir: str | Path | None = None, progress: bool = True,
           n_fixed: int = 4, stop_after: int | None = None) -> TrainResult:
@@ -198,9 +164,16 @@ def train(cfg: CycleGANConfig, out_dir: str | Path,
     """
     seed_everything(cfg.seed)
     set_a, set_b = open_domains(cfg, data, preset=preset, data_dir=data_dir)
-    task = CycleGANTask(cfg, set_a, set_b, n_fixed)
-    engine = Engine(task, out_dir, progress=progress)
-    engine.resume()
-    iters, seconds = engine.run(stop_after)
-    return TrainResult(nets=task.nets, history=dict(engine.history), step=engine.step, out_dir=Path(out_dir),
-                       seconds=seconds, iters_run=iters, cfg=cfg, label_names=[[cfg.domain_a, cfg.domain_b]])
+    return run_task(CycleGANTask(cfg, set_a, set_b, n_fixed), out_dir, progress=progress, stop_after=stop_after)
+
+
+def sample(run: Any, out: str | Path, *, n: int = 4, preset: str | None = None,
+           data_dir: str | Path | None = None) -> Path:
+    """`stargan sample` of a CycleGAN run (`run`: a `LoadedRun`): rows [a, G_AB(a), G_BA(G_AB(a))] and
+    [b, G_BA(b), G_AB(G_BA(b))] of `n` held-out images per domain, saved to `out`."""
+    cfg = run.cfg
+    test = open_dataset(cfg.dataset, "test", data_dir=data_dir, image_size=cfg.image_size, preset=preset)
+    set_a, set_b = open_domains(dataclasses.replace(cfg, batch_size=1, hflip=False), test)
+    (x_a, _), (x_b, _) = fixed_batch(set_a, n), fixed_batch(set_b, n)
+    return save_grid(cycle_grid(run.nets, x_a, x_b), out)
+

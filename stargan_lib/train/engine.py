@@ -45,7 +45,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import torch
 import torch.nn as nn
@@ -74,6 +74,16 @@ def _file_signature(path: Path | None) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns) if st is not None else None
 
 
+class RunConfig(Protocol):
+    """What the engine reads of a model's config (every model's config has these fields, written once in
+    `models.common.run_settings`): the run length and how often it logs, samples and checkpoints."""
+
+    total_iters: int
+    log_every: int
+    sample_every: int
+    ckpt_every: int
+
+
 # ============================================================================ what a training call returns
 @dataclass
 class TrainResult:
@@ -83,7 +93,7 @@ class TrainResult:
     EMA networks (StarGAN v2, None otherwise); history: the logged loss rows; step: the step
     reached; out_dir: the run folder (None when nothing was written); seconds / iters_run: this
     call's wall-clock time and iterations; label_names: the label names per dataset;
-    extra: anything else (`extra["trainer"]` for StarGAN v2).
+    extra: anything else (`extra["task"]`: the model's `TrainTask`, e.g. for StarGAN v2's `grids()`).
     Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
     """
 
@@ -114,17 +124,21 @@ class TrainResult:
 class TrainTask:
     """One model's part of training; subclass it and fill in the attributes and `train_step`.
 
-    cfg: the frozen config (needs total_iters, log_every, sample_every, ckpt_every); optims:
-    {name: optimiser}; name: the progress bar's label; postfix_keys: the history terms shown on
-    the bar; samples_at_end: also write sample grids when a call stops. Introduced in
-    `notebooks/01_cyclegan_baseline.ipynb`.
+    cfg: the frozen config (what the engine reads of it: `RunConfig`); nets: the networks a
+    `TrainResult` returns; optims: {name: optimiser}; ema: EMA networks (StarGAN v2) or None;
+    label_names: the label names per dataset; name: the progress bar's label; postfix_keys: the
+    history terms shown on the bar; samples_at_end: also write sample grids when a call stops.
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`.
     """
 
     name: str = "training"
     postfix_keys: tuple[str, ...] = ()
     samples_at_end: bool = False
     extra_files: tuple[str, ...] = ()            # files the task writes beside checkpoint.pt
-    cfg: Any
+    ema: Any = None
+    label_names: list[list[str]] = []
+    cfg: RunConfig
+    nets: Any
     optims: dict[str, torch.optim.Optimizer]
 
     def checkpoint_nets(self) -> dict[str, nn.Module]:
@@ -412,17 +426,36 @@ def set_lr(optims: Mapping[str, torch.optim.Optimizer], base: Mapping[str, float
             group["lr"] = base[name] * factor
 
 
-def optimizer_update(optim: torch.optim.Optimizer, loss: torch.Tensor, step: int,
-                     logs: Mapping[str, float]) -> None:
-    """One guarded update: stop on a non-finite term of `logs` (`check_finite` at iteration `step`), then
-    zero the gradients, back-propagate `loss` and step `optim`.
+def optimizer_update(optims: torch.optim.Optimizer | Sequence[torch.optim.Optimizer], loss: torch.Tensor,
+                     step: int, logs: Mapping[str, float],
+                     zero: Iterable[torch.optim.Optimizer] | None = None) -> None:
+    """One guarded update pass: stop on a non-finite term of `logs` (`check_finite` at iteration `step`),
+    zero the gradients of `zero` (default: the stepped optimisers), back-propagate `loss`, then step each of
+    `optims` (one optimiser or several).
 
-    Introduced in `notebooks/01_cyclegan_baseline.ipynb`; the CycleGAN and StarGAN v1 tasks update G and D with it.
+    Introduced in `notebooks/01_cyclegan_baseline.ipynb`; every task updates its networks with it (StarGAN
+    v2 zeroes all its optimisers and steps G, F, E and the embedding together in its latent pass).
     """
+    stepped = [optims] if isinstance(optims, torch.optim.Optimizer) else list(optims)
     check_finite(step, logs)
-    optim.zero_grad(set_to_none=True)
+    for opt in (stepped if zero is None else zero):
+        opt.zero_grad(set_to_none=True)
     loss.backward()
-    optim.step()
+    for opt in stepped:
+        opt.step()
+
+
+def run_task(task: TrainTask, out_dir: str | Path | None, *, progress: bool = True, stop_after: int | None = None,
+             dist: DistContext | None = None) -> TrainResult:
+    """What every model's `train` ends with: resume `task` from `<out_dir>/checkpoint.pt` when there is one,
+    train it to `stop_after` (an absolute step; default `cfg.total_iters`) and return a `TrainResult`
+    (`extra["task"]` holds the task). Introduced in `notebooks/01_cyclegan_baseline.ipynb`."""
+    engine = Engine(task, out_dir, progress=progress, dist=dist)
+    engine.resume()
+    iters, seconds = engine.run(stop_after)
+    return TrainResult(nets=task.nets, history=dict(engine.history), step=engine.step, out_dir=engine.out_dir,
+                       seconds=seconds, iters_run=iters, cfg=task.cfg, ema=task.ema,
+                       label_names=[list(n) for n in task.label_names], extra={"task": task})
 
 
 def decay_lr(optims: Mapping[str, torch.optim.Optimizer], base: Mapping[str, float], step: int,
@@ -434,5 +467,5 @@ def decay_lr(optims: Mapping[str, torch.optim.Optimizer], base: Mapping[str, flo
     set_lr(optims, base, linear_decay(step, total_iters, total_iters - decay_iters))
 
 
-__all__ = ["Engine", "HistoryCSV", "HISTORY_CSV", "TrainResult", "TrainTask", "check_finite", "decay_lr",
-           "linear_decay", "optimizer_update", "save_grid", "set_lr"]
+__all__ = ["Engine", "HistoryCSV", "HISTORY_CSV", "RunConfig", "TrainResult", "TrainTask", "check_finite", "decay_lr",
+           "linear_decay", "optimizer_update", "run_task", "save_grid", "set_lr"]

@@ -31,27 +31,30 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from stargan_lib.data.base import HAIR_ATTRS, ImageSet
+from stargan_lib.data.datasets import fixed_batch
 from stargan_lib.errors import ConfigError
 from stargan_lib.losses.stargan_v1 import compute_d_loss, compute_g_loss
 from stargan_lib.models.stargan_v1 import StarGANv1Config, build_nets, generator_label
-from stargan_lib.train.cyclegan import fixed_batch
-from stargan_lib.train.engine import Engine, TrainResult, TrainTask, decay_lr, optimizer_update, save_grid
+from stargan_lib.train.engine import TrainResult, TrainTask, decay_lr, optimizer_update, run_task, save_grid
 from stargan_lib.utils import resolve_device, seed_everything
 
 
 # ============================================================================ data
 def open_training_data(cfg: StarGANv1Config, data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None,
-                       *, preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None
-                       ) -> list[Dataset]:
+                       *, preset: str | None = None,
+                       data_dir: str | Path | Sequence[str | Path | None] | None = None) -> list[Dataset]:
     """One torch Dataset per entry of `cfg.datasets`, checked against the config's labels.
 
     `data`: ImageSets or Datasets given by the caller (tests, notebooks); by default the synthetic
-    sets of `preset` (or the real datasets in `data_dir`, one folder per dataset). The synthetic
+    sets of `preset` (or the real datasets in `data_dir`, one folder per dataset: a sequence, or one
+    comma-separated string). The synthetic
     sets are the course's fixed ones (data seed 0, as the oracles use), of the preset's
     `train_size(name)` images; `cfg.seed` seeds the networks, the batch order and the augmentation.
     """
     from stargan_lib.data.datasets import ImageSetDataset, open_dataset
 
+    if isinstance(data_dir, (str, Path)):
+        data_dir = str(data_dir).split(",")             # `stargan train --data-dir a,b`: one folder per dataset
     if data is None:
         dirs = list(data_dir) if data_dir is not None else [None] * len(cfg.datasets)
         data = [open_dataset(name, "train", data_dir=d, image_size=cfg.image_size, flip=cfg.hflip,
@@ -123,17 +126,12 @@ def translation_grid(G: nn.Module, cfg: StarGANv1Config, x: torch.Tensor, y: tor
 
 
 # ============================================================================ training
-def _next_batch(cfg: StarGANv1Config, loader: Any) -> tuple[int, torch.Tensor, torch.Tensor]:
-    """(dataset index, images, dataset labels) of the next batch; joint batches carry c̃, split back."""
-    from stargan_lib.data.datasets import split_unified_label
-
-    if not cfg.joint:
-        x, y = next(loader)
-        return 0, x, y
-    x, c_tilde, d = next(loader)
-    parts, _ = split_unified_label(c_tilde, cfg.label_dims)
-    y = parts[d] if cfg.label_kinds[d] == "binary" else parts[d].argmax(1)
-    return d, x, y
+def next_batch(cfg: StarGANv1Config, loader: Any) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(dataset index, images, that dataset's labels) of the next batch, one dataset or joint."""
+    if cfg.joint:
+        return next(loader)
+    x, y = next(loader)
+    return 0, x, y
 
 
 class StarGANv1Task(TrainTask):
@@ -166,7 +164,7 @@ class StarGANv1Task(TrainTask):
     def train_step(self, step: int) -> dict[str, float]:
         cfg, nets, optims, dev, it = self.cfg, self.nets, self.optims, self.device, step + 1
         # ------------------------------------------------------------------ batch
-        d, x, y = _next_batch(cfg, self.loader)
+        d, x, y = next_batch(cfg, self.loader)
         y_trg = y[torch.randperm(y.size(0))]                                   # random target labels c
         batch = {"x_real": x.to(dev), "y_org": y.to(dev), "y_trg": y_trg.to(dev), "dataset": d,
                  "c_org": generator_label(cfg, y, d).to(dev), "c_trg": generator_label(cfg, y_trg, d).to(dev)}
@@ -199,9 +197,9 @@ class StarGANv1Task(TrainTask):
         return [save_grid(grid, out_dir / "samples" / f"step_{step:06d}.png")]
 
 
-def train(cfg: StarGANv1Config, out_dir: str | Path,
+def train(cfg: StarGANv1Config, out_dir: str | Path | None,
           data: Sequence[Dataset | ImageSet] | Dataset | ImageSet | None = None, *,
-          preset: str | None = None, data_dir: Sequence[str | Path | None] | None = None,
+          preset: str | None = None, data_dir: str | Path | Sequence[str | Path | None] | None = None,
           progress: bool = True, n_fixed: int = 4,
           stop_after: int | None = None) -> TrainResult:
     """Train (or resume) StarGAN v1 for `cfg.total_iters` iterations in `out_dir`; see the module doc.
@@ -211,9 +209,20 @@ def train(cfg: StarGANv1Config, out_dir: str | Path,
     """
     seed_everything(cfg.seed)
     datasets = open_training_data(cfg, data, preset=preset, data_dir=data_dir)
-    task = StarGANv1Task(cfg, datasets, n_fixed)
-    engine = Engine(task, out_dir, progress=progress)
-    engine.resume()
-    iters, seconds = engine.run(stop_after)
-    return TrainResult(nets=task.nets, history=dict(engine.history), step=engine.step, out_dir=Path(out_dir),
-                       seconds=seconds, iters_run=iters, cfg=cfg, label_names=task.label_names)
+    return run_task(StarGANv1Task(cfg, datasets, n_fixed), out_dir, progress=progress, stop_after=stop_after)
+
+
+def sample(run: Any, out: str | Path, *, n: int = 4, preset: str | None = None,
+           data_dir: str | Path | None = None) -> Path:
+    """`stargan sample` of a StarGAN v1 run (`run`: a `LoadedRun`): each of `n` held-out images of the first
+    dataset, then its translation to every target label (the column names are printed), saved to `out`."""
+    from stargan_lib.data.datasets import open_dataset
+
+    cfg = run.cfg
+    test = open_dataset(cfg.datasets[0], "test", data_dir=data_dir, image_size=cfg.image_size, preset=preset)
+    x, y = fixed_batch(test, n)
+    label_names = run.state.get("extra", {}).get("label_names") or [list(test.label_names)]
+    grid, names = translation_grid(run.nets["G"], cfg, x, y, label_names)
+    print("columns:", ", ".join(names))
+    return save_grid(grid, out)
+

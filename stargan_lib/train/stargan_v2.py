@@ -14,11 +14,11 @@ One iteration (as Appendix B / the released training loop):
      of F, E and the domain embedding too (the released code steps only G on the reference pass);
   4. EMA: θ_ema ← 0.999 θ_ema + 0.001 θ for G, F, E (evaluation uses the EMA networks).
 
-λ_ds is `configs_v2.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
+λ_ds is `models.stargan_v2_config.lambda_ds(cfg, step)`, a function of the step: a resumed run continues the decay
 (the released code restarts it from its initial value on resume). The loop, checkpoints
 (`<out_dir>/checkpoint.pt`: networks, EMA networks, optimisers, step, config, RNG state, loss
 history), `history.csv` and sample grids are the training engine's (`stargan_lib.train.engine`);
-`StarGANv2Trainer` supplies one iteration and writes `<out_dir>/nets_ema.ckpt`, the EMA networks
+`StarGANv2Task` supplies one iteration and writes `<out_dir>/nets_ema.ckpt`, the EMA networks
 in the official `100000_nets_ema.ckpt` layout (atomically, after each checkpoint; `stargan eval`
 reads it with the `checkpoint.pt` beside it).
 
@@ -40,24 +40,25 @@ domain (two different images); the official loader balances the domains with a w
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from stargan_lib.configs_v2 import StarGANv2Config, guides, lambda_ds, validate
+from stargan_lib.models.stargan_v2_config import StarGANv2Config, guides, lambda_ds, validate
 from stargan_lib.data.augment import file_augmentation, official_augment
 from stargan_lib.data.base import ImageSet
+from stargan_lib.data.datasets import domain_groups, domain_indices
 from stargan_lib.errors import ConfigError, DataError
 from stargan_lib.losses.stargan_v2 import compute_d_loss, compute_g_loss
-from stargan_lib.models.fan import build_fan
+from stargan_lib.models.fan import build_fan, check_fan_weights
 from stargan_lib.models.stargan_v2 import (EMA_NAMES, StarGANv2Nets, build_nets, ema_copy,
                                            set_grad_checkpointing, translate_det, translate_latent,
                                            translate_reference, update_ema)
-from stargan_lib.train.distributed import DistContext, all_reduce_mean, shard, unwrap, wrap
-from stargan_lib.train.engine import Engine, TrainResult, TrainTask, check_finite, save_grid
+from stargan_lib.train.distributed import (DistContext, all_reduce_mean, cleanup, init_distributed, shard, unwrap,
+                                           wrap)
+from stargan_lib.train.engine import TrainResult, TrainTask, optimizer_update, run_task, save_grid
 from stargan_lib.utils import atomic_torch_save, resolve_device, seed_everything
 
 NETS_EMA_NAME = "nets_ema.ckpt"
@@ -94,7 +95,7 @@ class DomainImages:
         if size != cfg.image_size:
             raise DataError(f"{where} holds {size} px images but image_size={cfg.image_size}; render/resize the "
                             f"data to {cfg.image_size} px or set image_size={size}")
-        self.by_domain = [torch.from_numpy(np.flatnonzero(self.labels == k)) for k in range(cfg.num_domains)]
+        self.by_domain = [torch.from_numpy(g) for g in domain_groups(self.labels, cfg.num_domains)]
         for k, idx in enumerate(self.by_domain):
             if len(idx) < 2:
                 raise DataError(f"domain {names[k]!r} of {where} has {len(idx)} image(s); reference pairs need at "
@@ -179,21 +180,21 @@ def sample_grids(nets: StarGANv2Nets, x_src: torch.Tensor, x_refs: torch.Tensor 
 
 
 # ============================================================================ trainer
-class StarGANv2Trainer(TrainTask):
-    """StarGAN v2's part of the engine: the networks, EMA copies and optimisers of one run.
+class StarGANv2Task(TrainTask):
+    """StarGAN v2's part of the engine: the networks, EMA copies and optimisers of one run, and one
+    iteration (`train_step`: D passes, G passes, EMA; losses averaged over processes when distributed).
 
-    `fit()` trains to `cfg.total_iters` on the engine; `train_step()` does one iteration and returns
-    its losses (averaged over processes when distributed). `save()` / `resume()` write and read
-    the checkpoint. Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
+    Built like the CycleGAN and StarGAN v1 tasks: `train` runs it on the engine (`train.engine.run_task`);
+    `Engine(task).iteration()` runs one iteration without writing anything (tests, benchmarks).
+    Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`.
     """
 
     samples_at_end = True
     extra_files = (NETS_EMA_NAME,)
 
-    def __init__(self, cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None,
-                 progress: bool = True, dist: DistContext | None = None):
+    def __init__(self, cfg: StarGANv2Config, data: Any, dist: DistContext | None = None):
         validate(cfg)
-        self.cfg, self.progress = cfg, progress
+        self.cfg = cfg
         self.name = f"StarGAN v2 ({cfg.config})"
         last = guides(cfg)[-1]                          # the progress bar shows the last guide's main terms
         self.postfix_keys = (f"D/{last}/adv", f"G/{last}/adv", f"G/{last}/cyc")
@@ -207,7 +208,7 @@ class StarGANv2Trainer(TrainTask):
         fan = build_fan(cfg)
         self.fan = fan.to(self.device) if fan is not None else None
         self.data = DomainImages(data, cfg)
-        self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
+        self.label_names = [list(getattr(data, "label_names", []))]
         seed_everything(cfg.seed)
         self.nets = build_nets(cfg).to(self.device)
         if cfg.channels_last:
@@ -226,20 +227,10 @@ class StarGANv2Trainer(TrainTask):
         if self.fan is not None:                        # used by the losses, never trained (no DDP wrapper)
             self.train_nets["fan"] = self.fan
         self._sample_src = self._fixed_samples()
-        self.engine = Engine(self, self.out_dir, progress=progress, dist=self.dist)
-
-    @property
-    def step(self) -> int:
-        """Iterations done so far (the engine's step)."""
-        return self.engine.step
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """The logged loss rows (the engine's history)."""
-        return self.engine.history
 
     # ---------------------------------------------------------------- one iteration
-    def _batch(self) -> dict[str, torch.Tensor]:
+    def batch(self) -> dict[str, torch.Tensor]:
+        """The next global batch (`DomainImages.sample`), this process's shard of it, on the device."""
         batch = self.data.sample(self.cfg.batch_size, self.cfg.latent_dim)
         batch = shard(batch, self.dist)
         fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
@@ -249,39 +240,24 @@ class StarGANv2Trainer(TrainTask):
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp_bf16)
 
-    def _zero_grad(self) -> None:
-        for opt in self.optims.values():
-            opt.zero_grad(set_to_none=True)
-
-    def train_step(self, step: int | None = None) -> dict[str, float]:
-        """One iteration: D steps, G steps, EMA. Returns {"D/<guide>/<term>", "G/<guide>/<term>": value}.
-
-        Called without `step` (tests, benchmarks) it advances the engine by one iteration."""
-        if step is None:
-            return self.engine.iteration()
-        cfg = self.cfg
-        batch = self._batch()
+    def train_step(self, step: int) -> dict[str, float]:
+        """One iteration at 0-based `step`: D steps, G steps, EMA. Returns {"D/<guide>/<term>",
+        "G/<guide>/<term>": value, "lambda_ds": λ_ds(step)}."""
+        cfg, optims = self.cfg, self.optims
+        batch = self.batch()
         if self.fan is not None:                        # masks of the sources, once per iteration
             batch["masks"] = self.fan.get_heatmap(batch["x"])
         logs: dict[str, float] = {}
-        for guide in guides(cfg):
-            with self._autocast():
-                loss, terms = compute_d_loss(self.train_nets, cfg, batch, step, guide)
-            check_finite(step, {f"D/{guide}/{k}": v for k, v in terms.items()})
-            self._zero_grad()
-            loss.backward()
-            self.optims["discriminator"].step()
-            logs.update({f"D/{guide}/{k}": v for k, v in terms.items()})
-        for guide in guides(cfg):
-            with self._autocast():
-                loss, terms = compute_g_loss(self.train_nets, cfg, batch, step, guide)
-            check_finite(step, {f"G/{guide}/{k}": v for k, v in terms.items()})
-            self._zero_grad()
-            loss.backward()
-            stepped = ["generator"] if guide == "reference" else [n for n in self.optims if n != "discriminator"]
-            for name in stepped:
-                self.optims[name].step()
-            logs.update({f"G/{guide}/{k}": v for k, v in terms.items()})
+        for net, compute in (("D", compute_d_loss), ("G", compute_g_loss)):
+            for guide in guides(cfg):
+                with self._autocast():
+                    loss, terms = compute(self.train_nets, cfg, batch, step, guide)
+                terms = {f"{net}/{guide}/{k}": v for k, v in terms.items()}
+                # D: the discriminator; G on the reference pass: G alone (as the released code); else G, F, E, e_y
+                stepped = (["discriminator"] if net == "D" else ["generator"] if guide == "reference"
+                           else [n for n in optims if n != "discriminator"])
+                optimizer_update([optims[n] for n in stepped], loss, step, terms, zero=optims.values())
+                logs.update(terms)
         update_ema(self.ema, {k: unwrap(v) for k, v in self.nets.items()}, cfg.ema_beta)
         logs = all_reduce_mean(logs, self.dist)
         logs["lambda_ds"] = lambda_ds(cfg, step)
@@ -291,23 +267,12 @@ class StarGANv2Trainer(TrainTask):
         for net in self.nets.values():
             net.train()
 
-    # ---------------------------------------------------------------- the loop
-    def fit(self, iters: int | None = None) -> TrainResult:
-        """Train until `cfg.total_iters` (or `iters` more iterations), with checkpoints and samples."""
-        stop = None if iters is None else self.step + iters
-        iters_run, seconds = self.engine.run(stop)
-        return TrainResult(nets=self.nets, history=dict(self.history), step=self.step, out_dir=self.out_dir,
-                           seconds=seconds, iters_run=iters_run, cfg=self.cfg, ema=self.ema,
-                           label_names=[list(getattr(self.data.data, "label_names", []))],
-                           extra={"iters_run": iters_run})
-
     # ---------------------------------------------------------------- samples
     def _fixed_samples(self) -> dict[str, torch.Tensor]:
         """A few sources (one or two per domain) and one reference per domain, fixed for the whole run."""
-        k = self.cfg.num_domains
-        per = max(1, 4 // k)
-        src = torch.cat([d[:per] for d in self.data.by_domain])
-        refs = torch.stack([d[-1] for d in self.data.by_domain])
+        k, labels = self.cfg.num_domains, self.data.labels
+        src = torch.from_numpy(domain_indices(labels, k, max(1, 4 // k)))
+        refs = torch.from_numpy(domain_indices(labels, k, 1, last=True))
         return {"x_src": self.data.images(src), "x_ref": self.data.images(refs), "y_ref": torch.arange(k)}
 
     def grids(self) -> dict[str, tuple[torch.Tensor, int]]:
@@ -315,12 +280,8 @@ class StarGANv2Trainer(TrainTask):
         s = {k: v.to(self.device) for k, v in self._sample_src.items()}
         return sample_grids(self.ema, s["x_src"], s["x_ref"], s["y_ref"], seed=self.cfg.seed, fan=self.fan)
 
-    def write_samples(self, out_dir: Path | None = None, step: int | None = None) -> list[Path]:
-        """Save the grids as `<out_dir>/samples/<step>_<kind>.png` (main process only)."""
-        out_dir = out_dir if out_dir is not None else self.out_dir
-        if out_dir is None or not self.dist.is_main:
-            return []
-        step = self.step if step is None else step
+    def write_samples(self, out_dir: Path, step: int) -> list[Path]:
+        """Save the grids as `<out_dir>/samples/<step>_<kind>.png` (the engine calls it on the main process)."""
         return [save_grid(imgs.cpu().float().clamp(-1, 1), out_dir / "samples" / f"{step:06d}_{kind}.png",
                           nrow=nrow)
                 for kind, (imgs, nrow) in self.grids().items()]
@@ -329,28 +290,11 @@ class StarGANv2Trainer(TrainTask):
     def checkpoint_nets(self) -> dict[str, torch.nn.Module]:
         return {**{k: unwrap(v) for k, v in self.nets.items()}, **{f"ema_{k}": v for k, v in self.ema.items()}}
 
-    def log_extras(self) -> dict[str, float]:
-        return {}
-
     def extra_state(self) -> dict[str, Any]:
-        return {"lambda_ds": lambda_ds(self.cfg, self.step), "world_size": self.dist.world_size}
+        return {"world_size": self.dist.world_size}
 
     def after_save(self, out_dir: Path) -> None:
         save_nets_ema(self.ema, out_dir / NETS_EMA_NAME)
-
-    def save(self, path: str | Path | None = None) -> Path:
-        """Write the full checkpoint (and the EMA networks in the official layout); main process only.
-        Non-finite weights are refused (`Engine.save`)."""
-        return self.engine.save(path)
-
-    def resume(self, path: str | Path | None = None) -> bool:
-        """Continue from a checkpoint (default `<out_dir>/checkpoint.pt`); False when there is none.
-
-        Refuses checkpoints of another configuration (the error lists the differing fields/keys).
-        Networks, EMA, optimisers, step, loss history and RNG state are restored, so the run goes on
-        exactly as if it had not stopped (λ_ds included: it is a function of the step).
-        """
-        return self.engine.resume(path)
 
 
 def save_nets_ema(ema: Mapping[str, torch.nn.Module], path: str | Path) -> None:
@@ -391,31 +335,57 @@ def check_nets_ema_beside_checkpoint(path: str | Path) -> None:
             f"from, move the file to its own folder, or resume that run once (it rewrites {NETS_EMA_NAME})")
 
 
-def train(cfg: StarGANv2Config, data: Any, out_dir: str | Path | None = None, resume: bool = True,
-          progress: bool = True, dist: DistContext | None = None, iters: int | None = None) -> TrainResult:
-    """Train configuration `cfg` on `data` (an ImageSet with domain labels); resume from `out_dir`
-    when it holds a checkpoint of the same configuration. Returns nets, EMA nets and history."""
-    trainer = StarGANv2Trainer(cfg, data, out_dir=out_dir, progress=progress, dist=dist)
-    if resume:
-        trainer.resume()
-    result = trainer.fit(iters)
-    result.extra["trainer"] = trainer
-    return result
+def train(cfg: StarGANv2Config, out_dir: str | Path | None = None, data: Any = None, *, preset: Any = None,
+          data_dir: str | Path | None = None, progress: bool = True, stop_after: int | None = None,
+          dist: DistContext | None = None) -> TrainResult:
+    """Train (or resume) configuration `cfg` for `cfg.total_iters` iterations in `out_dir` (default
+    `cfg.out_dir`; none: in memory only), as CycleGAN's and StarGAN v1's `train`.
+
+    `data`: an ImageSet with domain labels (or a real-data folder dataset); by default the synthetic
+    stand-in of `preset` or the real `data_dir` (`load_training_data`). `stop_after`: stop (with a
+    checkpoint) at that step, to resume later. `dist`: the process group's context; by default the one
+    `torchrun` describes in the environment (`init_distributed`: one process outside torchrun), left again
+    at the end. Returns nets, EMA nets and history (`TrainResult`).
+    """
+    check_fan_weights(cfg)                    # CelebA-HQ's wing.ckpt: say where to get it before loading data
+    ctx = dist or init_distributed(cfg.device)
+    try:
+        if data is None:
+            data = load_training_data(cfg, preset, data_dir)
+        task = StarGANv2Task(cfg, data, dist=ctx)
+        return run_task(task, out_dir or cfg.out_dir or None, progress=progress, stop_after=stop_after, dist=ctx)
+    finally:
+        if dist is None:
+            cleanup(ctx)
 
 
-def seconds_per_iter(cfg: StarGANv2Config, data: Any, iters: int = 3, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of `iters` single training iterations after `warmup` (benchmarks)."""
-    trainer = StarGANv2Trainer(cfg, data, progress=False)
-    for _ in range(warmup):
-        trainer.train_step()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        trainer.train_step()
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize(trainer.device)
-        times.append(time.perf_counter() - t)
-    return times
+def sample(run: Any, out: str | Path, *, n: int = 4, preset: Any = None, data_dir: str | Path | None = None) -> Path:
+    """`stargan sample` of a StarGAN v2 run (`run`: a `LoadedRun`) with its EMA networks: the latent (and
+    reference) grid of `n` held-out images, or the one-output-per-domain grid of A–C, saved to `out` (the other
+    grids beside it as `<out>_<kind>.png`). Introduced in `notebooks/04_stargan_v2_A_to_C.ipynb`."""
+    from stargan_lib.configs_v2 import SYNTHETIC
+
+    cfg, ema = run.cfg, run.ema
+    if data_dir:
+        from stargan_lib.data.datasets import open_dataset, to_imageset
+        test = to_imageset(open_dataset(cfg.dataset, "test", data_dir=data_dir, image_size=cfg.image_size))
+    else:
+        from stargan_lib.data.synthetic import make_dataset
+        test = make_dataset(SYNTHETIC[cfg.dataset], "test", image_size=cfg.image_size, preset=preset)
+    data = DomainImages(test, cfg)
+    dev = next(ema.parameters()).device
+    src = torch.from_numpy(domain_indices(data.labels, cfg.num_domains, max(1, n // cfg.num_domains))[:n])
+    refs = torch.from_numpy(domain_indices(data.labels, cfg.num_domains, 1, last=True))
+    fan = build_fan(cfg)                      # None unless the run has CelebA-HQ's high-pass skip
+    grids = sample_grids(ema, data.images(src).to(dev), data.images(refs).to(dev),
+                         torch.arange(cfg.num_domains, device=dev), seed=cfg.seed,
+                         fan=fan.to(dev) if fan is not None else None)
+    kind = "det" if "det" in grids else ("reference" if "reference" in grids else "latent")
+    out = Path(out)
+    for name, (imgs, nrow) in grids.items():
+        save_grid(imgs.cpu().float().clamp(-1, 1), out if name == kind else
+                  out.with_name(f"{out.stem}_{name}{out.suffix}"), nrow=nrow)
+    return out
 
 
 # ============================================================================ command line
@@ -431,6 +401,5 @@ def load_training_data(cfg: StarGANv2Config, preset: Any = None, data_dir: str |
     return make_dataset(SYNTHETIC[cfg.dataset], "train", image_size=cfg.image_size, preset=preset)
 
 
-__all__ = ["DomainImages", "StarGANv2Trainer", "TrainResult", "check_nets_ema_beside_checkpoint", "train",
-           "sample_grids", "save_nets_ema",
-           "seconds_per_iter", "load_training_data"]
+__all__ = ["DomainImages", "StarGANv2Task", "TrainResult", "check_nets_ema_beside_checkpoint", "train", "sample",
+           "sample_grids", "save_nets_ema", "load_training_data"]
