@@ -62,20 +62,17 @@ def _config(model: str, iters: int):
     if model == "stargan_v1":
         from stargan_lib.models.stargan_v1 import config_for
         return config_for("course", **over, decay_iters=iters // 2)
-    from stargan_lib.configs_v2 import make_config
+    from stargan_lib.models.stargan_v2_config import make_config
     return make_config(model[-1], "course", **over)
 
 
-def _train(model: str, cfg, out: Path, dist=None):
-    """Train `cfg` into `out`; returns the engine's TrainResult."""
-    if model == "cyclegan":
-        from stargan_lib.train.cyclegan import train
-        return train(cfg, out, preset="course", progress=False)
-    if model == "stargan_v1":
-        from stargan_lib.train.stargan_v1 import train
-        return train(cfg, out, preset="course", progress=False)
-    from stargan_lib.train.stargan_v2 import load_training_data, train
-    return train(cfg, load_training_data(cfg, "course"), out_dir=out, progress=False, dist=dist)
+def _train(model: str, cfg, out: Path):
+    """Train `cfg` into `out` through the model's one training call (under a process group launched by
+    `spawn_local`, StarGAN v2's joins it); returns the engine's TrainResult."""
+    from stargan_lib.train.registry import MODELS
+
+    return MODELS[model.rsplit("_", 1)[0] if model.startswith("stargan_v2") else model].train(
+        cfg, out, preset="course", progress=False)
 
 
 def worker(model: str, option: str, iters: int) -> dict:
@@ -94,38 +91,28 @@ def worker(model: str, option: str, iters: int) -> dict:
             "changes": follower.changes if follower else 0}
 
 
-def _ddp_worker(rank: int, port: int, model: str, iters: int, out: str) -> None:
-    sys.path.insert(0, str(REPO))
-    import torch
+def _ddp_worker(model: str, iters: int, out: str) -> None:
+    """One of `spawn_local`'s processes (one thread each, RANK/WORLD_SIZE set): train, rank 0 writes the
+    seconds per iteration."""
     import torch.distributed as dist
 
-    from stargan_lib.train.distributed import context_from_group
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    try:
-        cfg = _config(model, iters)
-        with tempfile.TemporaryDirectory() as tmp:
-            res = _train(model, cfg, Path(tmp) / "run", dist=context_from_group("cpu"))
-        if rank == 0:
-            Path(out).write_text(json.dumps({"s_per_iter": res.seconds_per_iter, "batch": cfg.batch_size,
-                                             "threads_end": 1, "changes": 0}))
+    cfg = _config(model, iters)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = _train(model, cfg, Path(tmp) / "run")
+    if os.environ.get("RANK") == "0":
+        Path(out).write_text(json.dumps({"s_per_iter": res.seconds_per_iter, "batch": cfg.batch_size,
+                                         "threads_end": 1, "changes": 0}))
+    if dist.is_initialized():
         dist.barrier()
-    finally:
-        dist.destroy_process_group()
 
 
 def ddp_case(model: str, iters: int) -> dict:
-    import socket
+    """The engine's data parallelism: `stargan train --procs 2` (`train.distributed.spawn_local`)."""
+    from stargan_lib.train.distributed import spawn_local
 
-    import torch.multiprocessing as mp
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "ddp.json")
-        mp.spawn(_ddp_worker, args=(port, model, iters, out), nprocs=2, join=True)
+        spawn_local(_ddp_worker, (model, iters, out), procs=2, threads=1)
         return json.loads(Path(out).read_text())
 
 

@@ -261,10 +261,10 @@ def train_case(case: str, preset: str, iters: int, out: Path) -> object:
     """Train `case` for `iters` iterations into `out` through the library's training call (the engine's
     loop); returns its TrainResult."""
     if case.startswith("stargan_v2_"):
-        from stargan_lib.configs_v2 import make_config
-        from stargan_lib.train.stargan_v2 import load_training_data, train
+        from stargan_lib.models.stargan_v2_config import make_config
+        from stargan_lib.train.stargan_v2 import train
         cfg = make_config(case[-1], preset, device="cpu", total_iters=iters, sample_every=0, ckpt_every=10 ** 9)
-        return train(cfg, load_training_data(cfg, preset), out_dir=out, progress=False)
+        return train(cfg, out, preset=preset, progress=False)
     train, cfg, _ = _v1_like(case, preset, iters)
     return train(cfg, out, preset=preset, progress=False)
 

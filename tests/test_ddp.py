@@ -99,3 +99,18 @@ def test_shard_splits_the_global_batch_contiguously():
     assert torch.equal(torch.cat([p["x"] for p in parts]), batch["x"])
     with pytest.raises(Exception, match="divisible"):
         shard({"x": torch.arange(7)}, DistContext(rank=0, world_size=2))
+
+
+def test_stargan_train_procs_trains_in_two_processes(tmp_path, capsys):
+    """`stargan train stargan_v2 --procs 2`: two gloo processes (train.distributed.spawn_local), one
+    checkpoint written by rank 0 at the last step; models that do not shard batches have no --procs."""
+    from stargan_lib.cli import main
+    from stargan_lib.utils import safe_torch_load
+
+    out = tmp_path / "run"
+    assert main(["train", "stargan_v2", "--config", "A", "--preset", "smoke", "--total-iters", "2",
+                 "--batch-size", "4", "--out", str(out), "--procs", "2", "--no-progress"]) == 0
+    assert "2 processes" in capsys.readouterr().out
+    assert safe_torch_load(out / "checkpoint.pt")["step"] == 2
+    with pytest.raises(SystemExit):
+        main(["train", "cyclegan", "--preset", "smoke", "--out", str(tmp_path / "c"), "--procs", "2"])

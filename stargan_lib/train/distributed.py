@@ -143,3 +143,34 @@ def cleanup(ctx: DistContext) -> None:
     """Leave the process group (call once at the end of a torchrun'ed script)."""
     if ctx.is_distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# ============================================================================ several processes on one CPU
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a local process group's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _local_worker(rank: int, procs: int, port: int, threads: int, fn: Any, args: tuple) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(procs), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), STARGAN_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    torch.set_num_threads(threads)
+    fn(*args)
+
+
+def spawn_local(fn: Any, args: tuple, procs: int, threads: int = 1) -> None:
+    """Run `fn(*args)` in `procs` processes on this machine as torchrun would (RANK, WORLD_SIZE, ...
+    set, so that `init_distributed` joins a gloo group), each with `threads` torch threads.
+    `stargan train --procs N` uses it: data parallelism over the CPU's cores. `fn` must be importable
+    (a module-level function); an exception in any process is raised here."""
+    import torch.multiprocessing as mp
+
+    if procs < 2:
+        raise ConfigError(f"procs={procs}: spawn_local is for two or more processes")
+    if env_world_size() > 1:
+        raise ConfigError("already inside a distributed launch (WORLD_SIZE is set): drop --procs under torchrun")
+    mp.spawn(_local_worker, args=(procs, free_port(), threads, fn, args), nprocs=procs, join=True)

@@ -46,6 +46,7 @@ class Model:
     train: Callable[..., Any]                   # (cfg, out_dir, data=None, *, preset, data_dir, progress, stop_after)
     sample: Callable[..., Path]                 # (run, out, *, n, preset, data_dir) -> the written grid
     ema_copy: Callable[[Any], Any] | None = None   # networks -> their EMA copies (StarGAN v2)
+    data_parallel: bool = False                 # its task shards batches over a process group (`--procs`, torchrun)
 
 
 MODELS: dict[str, Model] = {m.name: m for m in (
@@ -57,7 +58,8 @@ MODELS: dict[str, Model] = {m.name: m for m in (
           stargan_v1.sample),
     Model("stargan_v2", "StarGAN v2 Table 1 configuration A..F (--config, --dataset afhq|celeba_hq)",
           stargan_v2_config.StarGANv2Config, stargan_v2_config.config_for, stargan_v2_model.build_nets,
-          stargan_v2_model.param_counts, stargan_v2.train, stargan_v2.sample, stargan_v2_model.ema_copy),
+          stargan_v2_model.param_counts, stargan_v2.train, stargan_v2.sample, stargan_v2_model.ema_copy,
+          data_parallel=True),
 )}
 
 
