@@ -1,4 +1,5 @@
-# StarGAN course: `make setup` once, then `make test`, `make lab`, `make labs`, `make ablation`, `make course-runs`.
+# StarGAN course: `make setup` once, then `make test`, `make lab`, `make labs`, `make ablation`,
+# `make ablation-course-runs`, `make course-runs`.
 # Every target runs inside .venv; `make test` (and the others) run `make setup` first when needed.
 # No Jupyter kernel is registered for the user: the notebooks declare the standard `python3` kernel, which
 # JupyterLab, papermill and nbval started from .venv/bin resolve to .venv's own python (see README).
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-.PHONY: setup test test-unit test-notebooks lab labs notebooks ablation course-runs clean-venv
+.PHONY: setup test test-unit test-notebooks lab labs notebooks ablation ablation-course-runs course-runs clean-venv
 
 setup: $(STAMP)
 
@@ -48,6 +49,10 @@ notebooks: setup
 
 ablation: setup
 	$(BIN)/stargan ablation --preset course
+
+# Table 1 over the shipped course runs: evaluation only, nothing trained (about 15 min on 2 cores).
+ablation-course-runs: setup
+	$(BIN)/stargan ablation --preset course --course-runs
 
 # The long runs the notebooks load beside their live runs (a few core-hours; resumes when run again).
 # `make course-runs ONLY=v2_C,stargan_v1` rebuilds some; PRESET=smoke makes the tiny ones CI loads.

@@ -8,7 +8,9 @@ Options (each in a fresh process, so that OpenMP's settings take effect before t
 - `policy`: no explicit count, so the course's thread policy decides (`stargan_lib.threads`: the
   thread count follows the cores other processes leave free);
 - `2 processes`: the engine's data parallelism (DDP on gloo), two processes with one thread each and
-  the same global batch (StarGAN v2 only: its task is the one that shards batches).
+  the same global batch (`stargan train --procs 2`; StarGAN v2 only: its task is the one that shards batches);
+- `2 runs side by side`: two independent one-thread trainings at once, their combined images/s (how the
+  ablation and `stargan course-runs` use two cores).
 
 Conditions: `quiet` (nothing else runs; check `uptime` first) and `busy` (one other process keeps a
 core busy the whole time: a one-thread 64-channel convolution forward/backward loop, the kind of
@@ -39,7 +41,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("cyclegan", "stargan_v1", "stargan_v2_F")
-OPTIONS = ("1 thread", "2 threads", "2 threads passive", "policy", "2 processes")
+OPTIONS = ("1 thread", "2 threads", "2 threads passive", "policy", "2 processes", "2 runs side by side")
 ITERS = {"cyclegan": 40, "stargan_v1": 40, "stargan_v2_F": 12}
 
 BUSY_LOOP = """
@@ -121,6 +123,8 @@ def run_case(model: str, option: str, iters: int) -> dict | None:
     """One case in a fresh Python process (its OpenMP settings start clean)."""
     if option == "2 processes" and not model.startswith("stargan_v2"):
         return None
+    if option == "2 runs side by side":
+        return side_by_side_case(model, iters)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "STARGAN_THREADS", "MKL_NUM_THREADS"):
         env.pop(k, None)
@@ -135,6 +139,17 @@ def run_case(model: str, option: str, iters: int) -> dict | None:
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError(f"{model} / {option} failed:\n{out.stderr[-3000:]}")
+
+
+def side_by_side_case(model: str, iters: int) -> dict:
+    """Two independent one-thread trainings at once (how the ablation and `stargan course-runs` use the
+    cores): the figure is their combined throughput, reported as the seconds per iteration that give it."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: run_case(model, "1 thread", iters), range(2)))
+    rate = sum(1 / r["s_per_iter"] for r in runs)          # iterations per second of the two together
+    return {"s_per_iter": 1 / rate, "batch": runs[0]["batch"], "threads_end": 1, "changes": 0}
 
 
 def main(argv: list[str] | None = None) -> int:
