@@ -8,7 +8,10 @@ Introduced in `notebooks/00_setup_and_data.ipynb`.
 - DataLoader workers run with one thread each (`loader_worker_init`), so that workers never multiply
   the threads of the training process.
 - One setting overrides the policy: an explicit count (`--threads N` on the command line, the
-  `THREADS` parameter of a notebook), else the environment variable `STARGAN_THREADS`.
+  `THREADS` parameter of a notebook), else the environment variable `STARGAN_THREADS`. A scheduler
+  that starts several processes (the ablation, the course runs, the course-runs table) reads
+  `--threads N` as a count per process and `STARGAN_THREADS=N` as the command's total, shared among
+  its processes (`per_worker_count`), since each of them inherits the variable.
 - Without an explicit count, a single run follows the free cores (`FreeCores`): it starts with the
   cores that other processes leave idle, and every two seconds of training (`tick`, called by the
   training engine once per iteration) it counts the cores the *other* processes kept busy since the
@@ -105,6 +108,24 @@ def explicit_count(requested: int | str | None = None) -> int | None:
     """The thread count a user set (`requested`, else `$STARGAN_THREADS`), or None: the policy decides."""
     n = _parse(requested, "threads")
     return n if n is not None else _parse(os.environ.get(THREADS_ENV), f"${THREADS_ENV}")
+
+
+def per_worker_count(requested: int | str | None, workers: int) -> int | None:
+    """The fixed thread count of each of `workers` processes that a scheduler (the ablation, the course
+    runs) starts side by side, or None: the policy decides in each worker.
+
+    `requested` (`--threads N`, the ablation's `threads`) is a count per worker and is used as given.
+    `$STARGAN_THREADS` is what the whole command may use, so it is shared: N // workers threads each (at
+    least 1). Every worker inherits the variable; taken as a per-worker count, two workers would each run
+    N threads, and two 2-thread processes on 2 cores made the smoke ablation 3.3x slower (151 s instead
+    of 45 s, measured 2026-12-05)."""
+    if workers < 1:
+        raise ConfigError(f"workers={workers}: a scheduler runs at least one process")
+    n = _parse(requested, "threads")
+    if n is not None:
+        return n
+    env = _parse(os.environ.get(THREADS_ENV), f"${THREADS_ENV}")
+    return None if env is None else max(1, env // workers)
 
 
 # ============================================================================ following the free cores

@@ -153,3 +153,40 @@ def test_use_threads_follows_the_free_cores_only_without_an_explicit_count(monke
     monkeypatch.setenv(threads.THREADS_ENV, "1")
     threads.use_threads()
     assert not threads.following_free_cores()
+
+
+def test_schedulers_share_the_environment_s_count_and_keep_a_per_worker_flag(monkeypatch):
+    monkeypatch.setenv(threads.THREADS_ENV, "2")
+    assert threads.per_worker_count(None, 2) == 1         # every worker inherits $STARGAN_THREADS: shared
+    assert threads.per_worker_count(None, 1) == 2
+    assert threads.per_worker_count(None, 3) == 1         # never 0
+    assert threads.per_worker_count(2, 2) == 2            # --threads N is per worker, as given
+    monkeypatch.delenv(threads.THREADS_ENV)
+    assert threads.per_worker_count(None, 2) is None      # the policy decides in each worker
+    with pytest.raises(ConfigError, match="workers=0"):
+        threads.per_worker_count(None, 0)
+
+
+def test_ablation_gives_each_of_two_notebooks_half_of_stargan_threads(monkeypatch, tmp_path):
+    # Two notebooks at a time under STARGAN_THREADS=2 (as `make test` sets it) must run one thread each:
+    # two threads each oversubscribed the 2-core machine (the smoke ablation took 151 s instead of 45 s).
+    import concurrent.futures
+
+    from stargan_lib.ablation import runner
+
+    seen = {}
+
+    def fake_execute(nb, nb_out, params, progress=False):
+        seen[params["CONFIG"]] = params["THREADS"]
+        return "RuntimeError: not run in this test", 0.0
+
+    monkeypatch.setenv(threads.THREADS_ENV, "2")
+    monkeypatch.setattr(runner, "execute_experiment", fake_execute)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor",
+                        lambda max_workers, mp_context=None: concurrent.futures.ThreadPoolExecutor(max_workers))
+    runner.run_ablation("smoke", configs="A,B", out_dir=tmp_path / "out", jobs=2, device="cpu", progress=False,
+                        log=lambda s: None)
+    assert seen == {"A": 1, "B": 1}
+    runner.run_ablation("smoke", configs="A", out_dir=tmp_path / "out", jobs=2, threads=2, device="cpu",
+                        progress=False, log=lambda s: None)
+    assert seen["A"] == 2                                 # an explicit per-configuration count is kept

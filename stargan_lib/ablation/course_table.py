@@ -39,7 +39,7 @@ from stargan_lib.ablation.table import collect_results, write_table
 from stargan_lib.errors import ConfigError
 from stargan_lib.experiments.course_ship import read_manifest
 from stargan_lib.presets import Preset, as_preset
-from stargan_lib.threads import explicit_count, parallel_workers, use_threads
+from stargan_lib.threads import parallel_workers, per_worker_count, use_threads
 
 COURSE_OUT = "ablation_course_runs"
 DATASET = "animals"                         # the course runs train on the synthetic AFHQ stand-in
@@ -144,7 +144,7 @@ def run_course_table(preset: str | Preset | None = "course", configs: str | Iter
     jobs = default_jobs("cpu") if jobs is None else int(jobs)
     if jobs < 1:
         raise ConfigError(f"jobs={jobs}: evaluate at least one configuration at a time")
-    threads = explicit_count(threads)
+    threads = per_worker_count(threads, jobs)
     with AblationLock(out, log=log):
         check_manifest(out, manifest)
         status: dict[str, str] = {}

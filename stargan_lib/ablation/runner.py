@@ -23,7 +23,7 @@ from stargan_lib import paths
 from stargan_lib.errors import ConfigError
 from stargan_lib.locks import FolderLock, pid_alive  # noqa: F401  (pid_alive: re-exported for the tests)
 from stargan_lib.presets import Preset
-from stargan_lib.threads import available_cores, explicit_count, parallel_workers
+from stargan_lib.threads import available_cores, parallel_workers, per_worker_count
 from stargan_lib.utils import write_json
 
 LOCK = "ablation.lock"
@@ -199,7 +199,7 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
     jobs = default_jobs(device) if jobs is None else int(jobs)
     if jobs < 1:
         raise ConfigError(f"jobs={jobs}: run at least one configuration at a time")
-    threads = explicit_count(threads)            # a bad count is refused here, not inside a notebook
+    threads = per_worker_count(threads, jobs)    # a bad count is refused here, not inside a notebook
     out = (Path(out_dir) if out_dir is not None else default_out_dir(p)).resolve()
     nb_in = Path(notebook) if notebook is not None else experiment_notebook()
     manifest = make_manifest(p, dataset, seed, iters, data_dir)

@@ -81,8 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="training iterations per configuration (default: the preset's ablation length)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1 ...")
     p.add_argument("--threads", type=count_or_auto, default=0,
-                   help="torch CPU threads per configuration (default 0: $STARGAN_THREADS, else the available "
-                        "cores divided among the configurations that run at the same time; see --jobs)")
+                   help="torch CPU threads per configuration (default 0: $STARGAN_THREADS divided among the "
+                        "configurations that run at the same time, else the thread policy; see --jobs)")
     p.add_argument("--jobs", type=count_or_auto, default=0,
                    help="configurations run at the same time, each in its own process (default 0 = auto: "
                         "2 on a CPU with 2+ cores, 1 on a GPU)")

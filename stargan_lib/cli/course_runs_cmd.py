@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=positive_int, default=None,
                    help="trainings side by side (default: 2 on a CPU with 2+ cores, 1 on a GPU)")
     p.add_argument("--run-threads", type=positive_int, default=None,
-                   help="torch threads of each training (default: 1 on a CPU, every core on a GPU)")
+                   help="torch threads of each training (default: $STARGAN_THREADS divided among the trainings "
+                        "that run at the same time, else 1 on a CPU, every core on a GPU)")
     p.add_argument("--no-export", action="store_true", help="train only; do not write the package's copies")
     p.add_argument("--dest", default=None, help="export into this folder instead of the package's resources")
     p.add_argument("--status", action="store_true", help="print what is trained and shipped; train nothing")

@@ -20,7 +20,7 @@ from stargan_lib.errors import ConfigError
 from stargan_lib.experiments.course_runs import (check_name, long_config, run_dir, run_names, run_state)
 from stargan_lib.experiments.course_ship import export_course_run, is_exported, shipped_paths
 from stargan_lib.presets import as_preset
-from stargan_lib.threads import PARALLEL_ENV, THREADS_ENV, explicit_count, thread_count
+from stargan_lib.threads import PARALLEL_ENV, THREADS_ENV, per_worker_count, thread_count
 from stargan_lib.utils import cache_dir, read_json_object
 
 
@@ -77,9 +77,9 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
     if not names:
         raise ConfigError(f"preset {p.name!r} has no course runs; use --preset course (or smoke)")
     jobs = default_jobs() if jobs is None else int(jobs)
-    threads = explicit_count(threads)
     if jobs < 1:
         raise ConfigError(f"jobs={jobs}: run at least one training at a time")
+    threads = per_worker_count(threads, jobs)
     how = (f"{threads} thread(s) each" if threads else
            f"each starting with {thread_count(None, parallel=jobs)} thread(s), then following the free cores")
     root = cache_dir("course-runs", p.name)
