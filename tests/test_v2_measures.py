@@ -71,6 +71,26 @@ def test_oracle_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():
     assert 0 < near < far and far == pytest.approx(near + 16, rel=0.1)        # ||mu shift||^2 = 16
 
 
+def test_oracle_frechet_distance_of_features_with_dead_units_is_exact_and_quiet():
+    # ReLU features whose first 40 units never fire: both covariances are singular (rank < 256), as the
+    # oracle's are. SciPy's sqrtm warns "Matrix is singular" there; the distance is still exact, as the
+    # symmetric route sum sqrt(eig(S_a^1/2 S_b S_a^1/2)) shows, so no warning reaches the user.
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(200, 256))
+    a = np.maximum(rng.normal(size=(300, 200)) @ w, 0)
+    b = np.maximum(rng.normal(size=(500, 200)) @ w + 0.5, 0)
+    a[:, :40] = b[:, :40] = 0
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ev, vecs = np.linalg.eigh(sa)
+    root = vecs * np.sqrt(np.clip(ev, 0, None))
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(root.T @ sb @ root), 0, None)).sum()
+    expected = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(sa) + np.trace(sb) - 2 * trace_sqrt
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # any warning fails the test
+        got = oracle_frechet_distance(a, b)
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
 @pytest.mark.parametrize("n, d", [(40, 64), (200, 16)])              # low-rank route (n <= d) and d x d route
 def test_frechet_resampler_matches_the_direct_distance(n, d):
     rng = np.random.default_rng(0)

@@ -223,11 +223,20 @@ def activation_statistics(images_or_loader: Any, batch_size: int = DEFAULT_BATCH
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
                      eps: float = 1e-6) -> float:
-    """pytorch-fid's `calculate_frechet_distance` (matrix square root of Sigma_1 Sigma_2)."""
+    """pytorch-fid's `calculate_frechet_distance` (matrix square root of Sigma_1 Sigma_2).
+
+    SciPy's `sqrtm` warns "Matrix is singular" whenever Sigma_1 Sigma_2 has zero eigenvalues, which is
+    the rule, not a fault, for features with units that never fire (the oracle's ReLU features: ten
+    such warnings per course-runs table). The square root of a singular PSD product is still exact
+    there: the tests compare it with the symmetric route Tr((Sigma_1 Sigma_2)^(1/2)) = sum sqrt(eig(
+    Sigma_1^(1/2) Sigma_2 Sigma_1^(1/2))) on rank-deficient features (agreement ~1e-12), so that one
+    warning is not shown; pytorch-fid's own check (non-finite result: eps on the diagonal) stays."""
     from pytorch_fid.fid_score import calculate_frechet_distance
+    from scipy.linalg import LinAlgWarning
 
     with warnings.catch_warnings():  # SciPy deprecates the `disp` argument pytorch-fid passes to sqrtm
         warnings.filterwarnings("ignore", message=".*disp.*", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Matrix is singular", category=LinAlgWarning)
         return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=eps))
 
 
