@@ -50,7 +50,7 @@ notebooks: setup
 ablation: setup
 	$(BIN)/stargan ablation --preset course
 
-# Table 1 over the shipped course runs: evaluation only, nothing trained (about 15 min on 2 cores).
+# Table 1 over the shipped course runs: evaluation only, nothing trained (about 16 min on 2 cores).
 ablation-course-runs: setup
 	$(BIN)/stargan ablation --preset course --course-runs
 
