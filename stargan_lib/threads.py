@@ -96,12 +96,8 @@ def thread_count(requested: int | str | None = None, parallel: int = 1) -> int:
     cores divided among `parallel` runs that share them (at least 1)."""
     if parallel < 1:
         raise ConfigError(f"parallel={parallel}: the number of side-by-side runs must be >= 1")
-    n = _parse(requested, "threads")
-    if n is None:
-        n = _parse(os.environ.get(THREADS_ENV), f"${THREADS_ENV}")
-    if n is None:
-        n = max(1, available_cores() // parallel)
-    return n
+    n = explicit_count(requested)
+    return n if n is not None else max(1, available_cores() // parallel)
 
 
 def explicit_count(requested: int | str | None = None) -> int | None:
@@ -124,8 +120,8 @@ def per_worker_count(requested: int | str | None, workers: int) -> int | None:
     n = _parse(requested, "threads")
     if n is not None:
         return n
-    env = _parse(os.environ.get(THREADS_ENV), f"${THREADS_ENV}")
-    return None if env is None else max(1, env // workers)
+    total = explicit_count()                                 # $STARGAN_THREADS, or None
+    return None if total is None else max(1, total // workers)
 
 
 # ============================================================================ following the free cores

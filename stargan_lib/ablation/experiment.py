@@ -197,8 +197,7 @@ def headline(protocol: Mapping[str, Any]) -> dict[str, Any]:
            "oracle_accuracy": m.get("accuracy"), "content_error": m.get("content_error"),
            "oracle_fd": m.get("oracle_fd"), "oracle_fd_se": m.get("oracle_fd_se"), "pose_kept": m.get("pose_kept"),
            "style_agreement": ref.get("style_agreement"), "style_agreement_chance": ref.get("style_agreement_chance"),
-           "fid_reference": modes.get("reference", {}).get("fid"),
-           "lpips_reference": modes.get("reference", {}).get("lpips"),
+           "fid_reference": ref.get("fid"), "lpips_reference": ref.get("lpips"),
            "images_per_pair": max(v["n_images"] for v in m["pairs"].values())}
     return out
 

@@ -184,9 +184,10 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
     Configurations with a result in `out_dir` are skipped unless `force` (which also deletes their
     training run, so they train again from scratch). A configuration whose notebook fails is
     recorded as failed, with its executed notebook; the others still run.
-    `threads`: torch CPU threads in each notebook (None: the thread policy, `$STARGAN_THREADS` or, for the
-    `jobs` notebooks that run side by side, an equal share of the cores to start with, then the free cores
-    as they change, so that the last configuration uses both cores alone; see `stargan_lib.threads`).
+    `threads`: torch CPU threads in each notebook (None: `$STARGAN_THREADS` shared among the `jobs`
+    notebooks that run side by side (`threads.per_worker_count`), else the thread policy: an equal share of
+    the cores to start with, then the free cores as they change, so that the last configuration uses both
+    cores alone; see `stargan_lib.threads`).
     `jobs`: notebooks run at the same time, each in its own process and kernel (None:
     `default_jobs(device)`); the progress line of a configuration then comes when it finishes.
     A second run into the same folder while this one runs is refused (`AblationLock`).

@@ -121,10 +121,10 @@ def _train_one_process(name: str, cfg: Any, out: str, preset: str | None, data_d
 
 def train_processes(model: Model, cfg: Any, args: argparse.Namespace, procs: int) -> int:
     """`stargan train MODEL --procs N`: the engine's data parallelism on this machine's CPU cores, N processes
-    (gloo) with an equal share of the cores each, the same global batch as one process (each keeps its
-    shard). Measured on the course's 2-core machine (README, "Speed"): 2 processes train StarGAN v2 F 1.06x as
+    (gloo) with an equal share of the cores (or of $STARGAN_THREADS) each, the same global batch as one
+    process (each keeps its shard). Measured on the course's 2-core machine (README, "Speed"): 2 processes train StarGAN v2 F 1.06x as
     fast as 2 threads on a quiet machine and 0.81x one thread beside a busy process."""
-    from stargan_lib.threads import available_cores
+    from stargan_lib.threads import available_cores, per_worker_count
     from stargan_lib.train.distributed import spawn_local
 
     if not model.data_parallel:
@@ -134,7 +134,8 @@ def train_processes(model: Model, cfg: Any, args: argparse.Namespace, procs: int
     if cfg.batch_size % procs:
         raise ConfigError(f"--procs {procs}: the batch size {cfg.batch_size} does not split into {procs} equal "
                           f"shards; use a --batch-size that is a multiple of {procs}")
-    threads = max(1, available_cores() // procs)
+    # each process inherits $STARGAN_THREADS: shared among them, as the schedulers share it
+    threads = per_worker_count(None, procs) or max(1, available_cores() // procs)
     print(f"training {args.model} ({args.preset or 'default'} preset) in {args.out}: {procs} processes with "
           f"{threads} thread(s) each, global batch {cfg.batch_size}")
     spawn_local(_train_one_process, (model.name, cfg, str(args.out), args.preset, getattr(args, "data_dir", None),
