@@ -361,3 +361,15 @@ def test_stargan_ablation_refuses_a_folder_another_run_holds(tmp_path, capsys):
     assert f"process {os.getppid()}" in err and "another `stargan ablation`" in err
     assert sorted(p.name for p in out.iterdir()) == [ablation.LOCK]    # refused before the manifest or any work
     assert _json(out / ablation.LOCK) == other
+
+
+def test_jobs_in_processes_report_a_failure_and_the_others_go_on():
+    # The pool both schedulers (the ablation, the table over the course runs) run their configurations in.
+    import math
+
+    from stargan_lib.ablation.runner import run_in_processes
+
+    calls = {"ok": (math.sqrt, (4.0,)), "bad": (math.sqrt, (-1.0,)), "also ok": (math.sqrt, (9.0,))}
+    got = {key: (result, error) for key, result, error in run_in_processes(calls, 2)}
+    assert got["ok"] == (2.0, None) and got["also ok"] == (3.0, None)
+    assert got["bad"][0] is None and got["bad"][1].startswith("ValueError: math domain error")

@@ -32,14 +32,15 @@ from typing import Any, Callable, Iterable
 from stargan_lib import paths
 from stargan_lib.ablation.experiment import (Experiment, eval_config, evaluate_configuration, write_grids,
                                             write_result)
-from stargan_lib.ablation.runner import AblationLock, AblationRun, progress_line, default_jobs
+from stargan_lib.ablation.runner import (AblationLock, AblationRun, default_jobs, progress_line,
+                                         run_in_processes)
 from stargan_lib.ablation.settings import (LETTERS, check_manifest, default_out_dir, eval_sizes, is_done,
                                           library_version, load_result, parse_configs)
 from stargan_lib.ablation.table import collect_results, write_table
 from stargan_lib.errors import ConfigError
 from stargan_lib.experiments.course_ship import read_manifest
 from stargan_lib.presets import Preset, as_preset
-from stargan_lib.threads import parallel_workers, per_worker_count, use_threads
+from stargan_lib.threads import per_worker_count, use_threads
 
 COURSE_OUT = "ablation_course_runs"
 DATASET = "animals"                         # the course runs train on the synthetic AFHQ stand-in
@@ -173,19 +174,9 @@ def run_course_table(preset: str | Preset | None = "course", configs: str | Iter
             for letter in todo:
                 finish(letter, evaluate_course_run(letter, p, out, manifest, threads, progress), None)
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with parallel_workers(jobs), \
-                    ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futs = {pool.submit(evaluate_course_run, letter, p.name, out, manifest, threads, False): letter
-                        for letter in todo}
-                for fut in as_completed(futs):
-                    try:
-                        res, error = fut.result(), None
-                    except Exception as exc:  # noqa: BLE001 - one configuration's failure is reported
-                        res, error = load_result(out, futs[fut]), f"{type(exc).__name__}: {exc}"
-                    finish(futs[fut], res, error)
+            calls = {letter: (evaluate_course_run, (letter, p.name, out, manifest, threads, False)) for letter in todo}
+            for letter, res, error in run_in_processes(calls, jobs):
+                finish(letter, res if error is None else load_result(out, letter), error)
         rows = collect_results(out)
         files = write_table(out, rows)
         run = AblationRun(out, status, rows, files, time.perf_counter() - t_all)

@@ -12,7 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from stargan_lib.ablation.settings import (LETTERS, PAPER_NAMES, PAPER_TABLE1, RESULT_FORMAT, ablation_iters, as_preset,
                                           check_dataset, check_manifest, data_root, default_out_dir, is_done,
@@ -153,6 +153,27 @@ def estimate_seconds(letters: list[str], iters: dict[str, int], jobs: int, devic
     return max(free)
 
 
+def run_in_processes(calls: Mapping[str, tuple[Callable[..., Any], tuple]], jobs: int
+                     ) -> Iterator[tuple[str, Any, str | None]]:
+    """Run `fn(*args)` for each `key: (fn, args)` of `calls`, started in that order, `jobs` at a time, each
+    in a spawned process that learns how many run side by side (`threads.parallel_workers`). Yields
+    (key, what fn returned or None, None or its error as "Name: message") as each finishes: one job's
+    failure (an exception, a worker process that died) is reported and the others go on. `fn` must be
+    importable (a module-level function). The ablation and the table over the course runs use it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with parallel_workers(jobs), \
+            ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(fn, *args): key for key, (fn, args) in calls.items()}
+        for fut in as_completed(futures):
+            try:
+                result, error = fut.result(), None
+            except Exception as exc:  # noqa: BLE001 - reported with its job; the others go on
+                result, error = None, f"{type(exc).__name__}: {exc}"
+            yield futures[fut], result, error
+
+
 def execute_experiment(notebook: str, out_notebook: str, parameters: dict[str, Any],
                        progress: bool = False) -> tuple[str | None, float]:
     """Run the experiment notebook once through papermill, in the notebook's own folder (the working
@@ -252,23 +273,13 @@ def run_ablation(preset: str | Preset | None = "course", configs: str | Iterable
                 nb, nb_out, params = job(letter, "running")
                 finish(letter, nb_out, *execute_experiment(nb, nb_out, params, progress))
         elif todo:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            order = schedule_order(todo)
-            with parallel_workers(jobs), \
-                    ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                started = {}
-                for letter in order:
-                    nb, nb_out, params = job(letter, f"queued ({jobs} at a time)")
-                    started[pool.submit(execute_experiment, nb, nb_out, params, False)] = (letter, nb_out)
-                for fut in as_completed(started):
-                    letter, nb_out = started[fut]
-                    try:
-                        error, seconds = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - e.g. a worker process that died
-                        error, seconds = f"{type(exc).__name__}: {exc}", 0.0
-                    finish(letter, nb_out, error, seconds)
+            calls = {}
+            for letter in schedule_order(todo):
+                nb, nb_out, params = job(letter, f"queued ({jobs} at a time)")
+                calls[letter] = (execute_experiment, (nb, nb_out, params, False))
+            for letter, outcome, crash in run_in_processes(calls, jobs):
+                error, seconds = outcome if crash is None else (crash, 0.0)     # crash: e.g. a worker that died
+                finish(letter, calls[letter][1][1], error, seconds)
         rows = collect_results(out)
         files = write_table(out, rows)
         run = AblationRun(out, status, rows, files, time.perf_counter() - t_all)
