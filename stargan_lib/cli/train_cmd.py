@@ -122,8 +122,9 @@ def _train_one_process(name: str, cfg: Any, out: str, preset: str | None, data_d
 def train_processes(model: Model, cfg: Any, args: argparse.Namespace, procs: int) -> int:
     """`stargan train MODEL --procs N`: the engine's data parallelism on this machine's CPU cores, N processes
     (gloo) with an equal share of the cores (or of $STARGAN_THREADS) each, the same global batch as one
-    process (each keeps its shard). Measured on the course's 2-core machine (README, "Speed"): 2 processes train StarGAN v2 F 1.06x as
-    fast as 2 threads on a quiet machine and 0.81x one thread beside a busy process."""
+    process (each keeps its shard). Measured on the course's 2-core machine (README, "Speed"): 2 processes
+    train StarGAN v2 F 1.06x as fast as 2 threads on a quiet machine and 0.81x one thread beside a busy
+    process."""
     from stargan_lib.threads import available_cores, per_worker_count
     from stargan_lib.train.distributed import spawn_local
 

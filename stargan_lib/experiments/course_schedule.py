@@ -64,7 +64,8 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
     `threads.use_threads`): on a CPU one training per core (at most two), each starting with its share of
     the cores (one thread on 2 cores) and then following the free cores, so the last run takes both (on
     the course machine two one-thread processes train 1.98x as fast as one thread, 1.5x as fast as two
-    threads); on a GPU one at a time with every core. Returns the names of the runs that failed (their log is named).
+    threads); on a GPU one at a time with every core. Returns the names of the runs that failed (their log
+    is named).
     """
     import os
     import subprocess
@@ -94,8 +95,9 @@ def run_course_runs(preset: Any = "course", only: list[str] | None = None, jobs:
         todo.sort(key=lambda n: -(pace[n] or 0.0) * total[n])          # longest first: the shortest makespan
         if todo:
             known = sum((pace[n] or 0.0) * (total[n] - logged_step(n, p)) for n in todo)
-            log(f"training {len(todo)} course run(s) at preset {p.name}, {jobs} at a time, {how}: {', '.join(todo)}" + (f"; about {_fmt(known / jobs)} at the shipped runs' pace"
-                                              if all(pace.values()) else ""))
+            pace_note = f"; about {_fmt(known / jobs)} at the shipped runs' pace" if all(pace.values()) else ""
+            log(f"training {len(todo)} course run(s) at preset {p.name}, {jobs} at a time, {how}: "
+                f"{', '.join(todo)}{pace_note}")
         queue, running = list(todo), {}
         t_start, last_report = time.perf_counter(), time.perf_counter()
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", THREADS_ENV)}

@@ -358,7 +358,8 @@ def evaluate_protocol(train: Any, test: Any, *, latent_fn: Fn | None = None, ref
             n_images = len(idx) * k_out
             small_fake |= with_fid and n_images <= FEATURE_DIM
             per_source = np.concatenate(div) if div else np.zeros(0)
-            entry = {"fid": fid_from_stats(statistics_from_features(feats_all, warn=False), real[t]) if with_fid else None,
+            fid = fid_from_stats(statistics_from_features(feats_all, warn=False), real[t]) if with_fid else None
+            entry = {"fid": fid,
                      "lpips": float(per_source.mean()) if div else None,
                      # standard error of that mean over the pair's sources (None with a single source)
                      "lpips_se": float(per_source.std(ddof=1) / np.sqrt(len(per_source))) if len(per_source) > 1
