@@ -46,6 +46,7 @@ class Model:
     train: Callable[..., Any]                   # (cfg, out_dir, data=None, *, preset, data_dir, progress, stop_after)
     sample: Callable[..., Path]                 # (run, out, *, n, preset, data_dir) -> the written grid
     ema_copy: Callable[[Any], Any] | None = None   # networks -> their EMA copies (StarGAN v2)
+    validate: Callable[[Any], Any] | None = None   # config read from a checkpoint -> checked config (StarGAN v2)
     data_parallel: bool = False                 # its task shards batches over a process group (`--procs`, torchrun)
 
 
@@ -59,7 +60,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (
     Model("stargan_v2", "StarGAN v2 Table 1 configuration A..F (--config, --dataset afhq|celeba_hq)",
           stargan_v2_config.StarGANv2Config, stargan_v2_config.config_for, stargan_v2_model.build_nets,
           stargan_v2_model.param_counts, stargan_v2.train, stargan_v2.sample, stargan_v2_model.ema_copy,
-          data_parallel=True),
+          stargan_v2_config.validate, data_parallel=True),
 )}
 
 
@@ -142,8 +143,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", check_finite:
         raise CheckpointError(f"{path} holds a {kind!r} run; known models: "
                               f"{sorted(m.config_class.__name__ for m in MODELS.values())}")
     cfg = config_from_dict(model.config_class, state["config"])
-    if model.config_class is stargan_v2_config.StarGANv2Config:
-        cfg = stargan_v2_config.validate(cfg)
+    if model.validate is not None:
+        cfg = model.validate(cfg)
     nets, ema = build_run_nets(cfg)
     for name, net in (ema or {}).items():
         load_state_dict_checked(net, state["nets"].get(f"ema_{name}"), f"{path}[ema_{name}]")
