@@ -335,8 +335,7 @@ def grid_figures(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Any]:
     ok = [r for r in rows if r["status"] == "ok" and r.get("grid") and (out / r["grid"]).is_file()]
     refs = [r for r in ok if r.get("grid_reference") and (out / r["grid_reference"]).is_file()]
     figs = []
-    for items, key, height, title in ((ok, "grid", 5, None), (refs, "grid_reference", 4,
-                                                                "reference-guided (top: references; left: sources)")):
+    for items, key, height, title in ((ok, "grid", 5, None), (refs, "grid_reference", 4, "reference-guided")):
         if not items:
             continue
         fig = Figure(figsize=(3.2 * len(items), height))
@@ -347,6 +346,8 @@ def grid_figures(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Any]:
             ax.set_title(f"{r['config']}: " + (title or f"FID {r['fid']:.0f}" + (
                 "" if r["lpips"] is None else f", LPIPS {r['lpips']:.2f}")), fontsize=9)
             ax.axis("off")
+        if title:
+            fig.suptitle("top row: the references; left column: the sources", fontsize=9)
         fig.tight_layout()
         figs.append(fig)
     return figs
